@@ -1,0 +1,325 @@
+"""Everything that changes organizations, memberships and invitations.
+
+Rules kept here: an organization always keeps at least one administrator (a member holding
+``manage_members``); nobody grants a permission they do not hold; removing a member revokes their
+permissions in the same transaction; an invitation is used at most once, before it expires.
+"""
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from guardian.models import UserObjectPermission
+from guardian.shortcuts import assign_perm
+
+from accounts.models import User
+from orgs import permissions as perms
+from orgs.models import Invitation, Membership, Organization, hash_token
+from orgs.selectors import organization_permissions
+
+
+class OrgError(Exception):
+    """A refused change, with the field it concerns (None for the request as a whole)."""
+
+    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+class InvitationInvalid(OrgError):
+    """The invitation link cannot be used; ``code`` says why (shown to the person)."""
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60].strip("-") or "org"
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+def _set_member_permissions(
+    *, organization: Organization, user: User, permissions: frozenset[str]
+) -> None:
+    _clear_member_permissions(organization=organization, user=user)
+    for codename in sorted(permissions):
+        assign_perm(f"orgs.{codename}", user, organization)
+
+
+def _clear_member_permissions(*, organization: Organization, user: User) -> None:
+    UserObjectPermission.objects.filter(
+        user=user,
+        content_type=ContentType.objects.get_for_model(Organization),
+        object_pk=str(organization.pk),
+    ).delete()
+
+
+def _administrator_count(organization: Organization, *, excluding: User | None = None) -> int:
+    holders = UserObjectPermission.objects.filter(
+        content_type=ContentType.objects.get_for_model(Organization),
+        object_pk=str(organization.pk),
+        permission__codename=perms.ADMINISTRATOR_PERMISSION,
+        user__memberships__organization=organization,
+    )
+    if excluding is not None:
+        holders = holders.exclude(user=excluding)
+    return holders.values("user").distinct().count()
+
+
+def _check_grantable(
+    *, actor: User, organization: Organization, permissions: frozenset[str], field: str
+) -> None:
+    unknown = perms.unknown_permissions(permissions)
+    if unknown:
+        raise OrgError(f"Unknown permissions: {', '.join(sorted(unknown))}.", field=field)
+    beyond = permissions - organization_permissions(user=actor, organization=organization)
+    if beyond:
+        raise OrgError(
+            f"You cannot grant permissions you do not hold: {', '.join(sorted(beyond))}.",
+            field=field,
+            code="permission_denied",
+        )
+
+
+def _resolve_permissions(role: str, permissions: list[str] | None) -> tuple[str, frozenset[str]]:
+    if permissions is None:
+        if role not in perms.ROLES:
+            raise OrgError(
+                "Choose a role (administrator, trader, viewer) or list permissions.", field="role"
+            )
+        return role, perms.ROLES[role]
+    chosen = frozenset(permissions)
+    return perms.role_for(chosen), chosen
+
+
+@transaction.atomic
+def organization_create(*, creator: User, name: str) -> Organization:
+    name = name.strip()
+    if not name:
+        raise OrgError("A name is required.", field="name")
+    organization = Organization.objects.create(name=name, slug=_unique_slug(name))
+    Membership.objects.create(organization=organization, user=creator, role=perms.ADMINISTRATOR)
+    _set_member_permissions(
+        organization=organization, user=creator, permissions=perms.ROLES[perms.ADMINISTRATOR]
+    )
+    return organization
+
+
+def organization_rename(*, organization: Organization, name: str) -> Organization:
+    name = name.strip()
+    if not name:
+        raise OrgError("A name is required.", field="name")
+    organization.name = name
+    organization.save(update_fields=["name"])
+    return organization
+
+
+@transaction.atomic
+def membership_update(
+    *,
+    actor: User,
+    membership: Membership,
+    role: str | None = None,
+    permissions: list[str] | None = None,
+) -> Membership:
+    """Apply a role preset, or an explicit permission list (which wins over ``role``)."""
+    organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
+    if role is None and permissions is None:
+        raise OrgError("Give a role or a list of permissions.")
+    role, chosen = _resolve_permissions(role or perms.CUSTOM, permissions)
+    _check_grantable(
+        actor=actor,
+        organization=organization,
+        permissions=chosen,
+        field="permissions" if permissions is not None else "role",
+    )
+    if perms.ADMINISTRATOR_PERMISSION not in chosen and not _administrator_count(
+        organization, excluding=membership.user
+    ):
+        raise OrgError(
+            "An organization must keep at least one administrator.", code="last_administrator"
+        )
+    _set_member_permissions(organization=organization, user=membership.user, permissions=chosen)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
+    if not _administrator_count(organization, excluding=membership.user):
+        raise OrgError(
+            "An organization must keep at least one administrator.", code="last_administrator"
+        )
+    _clear_member_permissions(organization=organization, user=membership.user)
+    membership.delete()
+
+
+def _new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    organization: Organization,
+    invited_by: User,
+    email: str,
+    role: str,
+    permissions: list[str] | None = None,
+) -> Invitation:
+    email = email.strip().lower()
+    role, chosen = _resolve_permissions(role, permissions)
+    _check_grantable(
+        actor=invited_by,
+        organization=organization,
+        permissions=chosen,
+        field="permissions" if permissions is not None else "role",
+    )
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise OrgError("This person is already a member.", field="email", code="already_member")
+    pending = Invitation.objects.select_for_update().filter(
+        organization=organization,
+        email__iexact=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    )
+    if pending.exists():
+        raise OrgError(
+            "An invitation to this email is already pending: resend or revoke it.",
+            field="email",
+            code="already_invited",
+        )
+    token, token_hash = _new_token()
+    now = timezone.now()
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        permissions=sorted(chosen),
+        token_hash=token_hash,
+        invited_by=invited_by,
+        created_at=now,
+        sent_at=now,
+        expires_at=now + timedelta(days=settings.TTMT_INVITATION_TTL_DAYS),
+    )
+    transaction.on_commit(lambda: _send_invitation_email(invitation=invitation, token=token))
+    return invitation
+
+
+def _require_pending(invitation: Invitation) -> None:
+    if invitation.status != Invitation.PENDING:
+        raise OrgError(f"This invitation is {invitation.status}.", code=invitation.status)
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation) -> Invitation:
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    _require_pending(invitation)
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    return invitation
+
+
+@transaction.atomic
+def invitation_resend(*, invitation: Invitation) -> Invitation:
+    """Send a fresh link (the old one stops working) and restart the expiry clock.
+    An expired invitation can be resent; an accepted or revoked one cannot."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at or invitation.revoked_at:
+        raise OrgError(f"This invitation is {invitation.status}.", code=invitation.status)
+    token, invitation.token_hash = _new_token()
+    invitation.sent_at = timezone.now()
+    invitation.expires_at = invitation.sent_at + timedelta(days=settings.TTMT_INVITATION_TTL_DAYS)
+    invitation.save(update_fields=["token_hash", "sent_at", "expires_at"])
+    transaction.on_commit(lambda: _send_invitation_email(invitation=invitation, token=token))
+    return invitation
+
+
+INVALID_MESSAGES = {
+    "not_found": "This invitation link is not valid. It may have been replaced by a newer one.",
+    Invitation.EXPIRED: "This invitation has expired. Ask the organization for a new one.",
+    Invitation.REVOKED: "This invitation was revoked.",
+    Invitation.ACCEPTED: "This invitation has already been used.",
+}
+
+
+def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
+    """The pending invitation behind a link, or InvitationInvalid saying why it is unusable."""
+    queryset = Invitation.objects.select_related("organization")
+    if lock:
+        queryset = queryset.select_for_update()
+    invitation = queryset.filter(token_hash=hash_token(token)).first()
+    if invitation is None:
+        raise InvitationInvalid(INVALID_MESSAGES["not_found"], code="not_found")
+    if invitation.status != Invitation.PENDING:
+        raise InvitationInvalid(INVALID_MESSAGES[invitation.status], code=invitation.status)
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    invitation = invitation_for_token(token, lock=True)
+    if invitation.email.lower() != user.email.lower():
+        raise InvitationInvalid(
+            f"This invitation was sent to another email address than the one you are logged in "
+            f"with ({user.email}). Log out and open the link again.",
+            code="wrong_user",
+        )
+    if Membership.objects.filter(organization=invitation.organization, user=user).exists():
+        raise InvitationInvalid(
+            "You are already a member of this organization.", code="already_member"
+        )
+    membership = Membership.objects.create(
+        organization=invitation.organization, user=user, role=invitation.role
+    )
+    _set_member_permissions(
+        organization=invitation.organization,
+        user=user,
+        permissions=frozenset(invitation.permissions),
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+@transaction.atomic
+def invitation_signup(*, token: str) -> User:
+    """A person without an account signs up from the link: their account gets a generated,
+    emailed password, and they land in the inviting organization."""
+    from accounts.services import email_is_registered, user_signup
+
+    invitation = invitation_for_token(token, lock=True)
+    if email_is_registered(invitation.email):
+        raise InvitationInvalid(
+            "An account with this email already exists: log in to accept.", code="account_exists"
+        )
+    user = user_signup(email=invitation.email, with_organization=False, record_email_address=True)
+    invitation_accept(token=token, user=user)
+    return user
+
+
+def _send_invitation_email(*, invitation: Invitation, token: str) -> None:
+    context = {
+        "invitation": invitation,
+        "organization": invitation.organization,
+        "invited_by": invitation.invited_by,
+        "url": settings.TTMT_BASE_URL + reverse("invitations:open", args=[token]),
+        "permissions": [perms.PERMISSIONS[p] for p in invitation.permissions],
+    }
+    send_mail(
+        subject=render_to_string("orgs/email/invitation_subject.txt", context).strip(),
+        message=render_to_string("orgs/email/invitation_message.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )

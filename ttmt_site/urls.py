@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_v1 = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("orgs/", include("orgs.api.urls")),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="orgs:list", permanent=False), name="home"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("orgs/", include("orgs.urls")),
+    path("invitations/", include("orgs.invitation_urls")),
+    path("api/v1/", include((api_v1, "api"))),
+]
