@@ -8,7 +8,5 @@ def current_organization(request) -> dict:
         return {}
     organizations = list(organizations_for_user(user))
     slug = request.session.get("current_organization")
-    current = next(
-        (o for o in organizations if o.slug == slug), organizations[0] if organizations else None
-    )
+    current = next((o for o in organizations if o.slug == slug), organizations[0] if organizations else None)
     return {"my_organizations": organizations, "current_organization": current}

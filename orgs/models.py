@@ -24,21 +24,15 @@ class Organization(models.Model):
 
 
 class Membership(models.Model):
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="memberships"
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=perms.ROLE_CHOICES)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["organization", "user__email"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "user"], name="one_membership_per_user"
-            ),
+            models.UniqueConstraint(fields=["organization", "user"], name="one_membership_per_user"),
         ]
 
     def __str__(self) -> str:
@@ -55,9 +49,7 @@ class Invitation(models.Model):
 
     PENDING, ACCEPTED, REVOKED, EXPIRED = "pending", "accepted", "revoked", "expired"
 
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="invitations"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=20, choices=perms.ROLE_CHOICES)
     permissions = models.JSONField(default=list)

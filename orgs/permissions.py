@@ -37,9 +37,7 @@ ROLES = MappingProxyType(
         TRADER: frozenset(
             {"view_organization", "view_platforms", "view_accounts", "trade", "view_operations"}
         ),
-        VIEWER: frozenset(
-            {"view_organization", "view_platforms", "view_accounts", "view_operations"}
-        ),
+        VIEWER: frozenset({"view_organization", "view_platforms", "view_accounts", "view_operations"}),
     }
 )
 ROLE_CHOICES = [

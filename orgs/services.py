@@ -44,9 +44,7 @@ def _unique_slug(name: str) -> str:
     return f"{base}-{secrets.token_hex(3)}"
 
 
-def _set_member_permissions(
-    *, organization: Organization, user: User, permissions: frozenset[str]
-) -> None:
+def _set_member_permissions(*, organization: Organization, user: User, permissions: frozenset[str]) -> None:
     _clear_member_permissions(organization=organization, user=user)
     for codename in sorted(permissions):
         assign_perm(f"orgs.{codename}", user, organization)
@@ -90,9 +88,7 @@ def _check_grantable(
 def _resolve_permissions(role: str, permissions: list[str] | None) -> tuple[str, frozenset[str]]:
     if permissions is None:
         if role not in perms.ROLES:
-            raise OrgError(
-                "Choose a role (administrator, trader, viewer) or list permissions.", field="role"
-            )
+            raise OrgError("Choose a role (administrator, trader, viewer) or list permissions.", field="role")
         return role, perms.ROLES[role]
     chosen = frozenset(permissions)
     return perms.role_for(chosen), chosen
@@ -104,11 +100,20 @@ def organization_create(*, creator: User, name: str) -> Organization:
     if not name:
         raise OrgError("A name is required.", field="name")
     organization = Organization.objects.create(name=name, slug=_unique_slug(name))
-    Membership.objects.create(organization=organization, user=creator, role=perms.ADMINISTRATOR)
-    _set_member_permissions(
-        organization=organization, user=creator, permissions=perms.ROLES[perms.ADMINISTRATOR]
-    )
+    membership_create(organization=organization, user=creator, permissions=perms.ROLES[perms.ADMINISTRATOR])
     return organization
+
+
+@transaction.atomic
+def membership_create(*, organization: Organization, user: User, permissions: frozenset[str]) -> Membership:
+    """Make the user a member holding exactly these permissions. No grant check here: the
+    callers are organization creation and invitation acceptance, whose grants were checked
+    when the invitation was made."""
+    membership = Membership.objects.create(
+        organization=organization, user=user, role=perms.role_for(permissions)
+    )
+    _set_member_permissions(organization=organization, user=user, permissions=permissions)
+    return membership
 
 
 def organization_rename(*, organization: Organization, name: str) -> Organization:
@@ -142,9 +147,7 @@ def membership_update(
     if perms.ADMINISTRATOR_PERMISSION not in chosen and not _administrator_count(
         organization, excluding=membership.user
     ):
-        raise OrgError(
-            "An organization must keep at least one administrator.", code="last_administrator"
-        )
+        raise OrgError("An organization must keep at least one administrator.", code="last_administrator")
     _set_member_permissions(organization=organization, user=membership.user, permissions=chosen)
     membership.role = role
     membership.save(update_fields=["role"])
@@ -155,9 +158,7 @@ def membership_update(
 def membership_remove(*, membership: Membership) -> None:
     organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
     if not _administrator_count(organization, excluding=membership.user):
-        raise OrgError(
-            "An organization must keep at least one administrator.", code="last_administrator"
-        )
+        raise OrgError("An organization must keep at least one administrator.", code="last_administrator")
     _clear_member_permissions(organization=organization, user=membership.user)
     membership.delete()
 
@@ -173,11 +174,11 @@ def invitation_create(
     organization: Organization,
     invited_by: User,
     email: str,
-    role: str,
+    role: str | None = None,
     permissions: list[str] | None = None,
 ) -> Invitation:
     email = email.strip().lower()
-    role, chosen = _resolve_permissions(role, permissions)
+    role, chosen = _resolve_permissions(role or perms.CUSTOM, permissions)
     _check_grantable(
         actor=invited_by,
         organization=organization,
@@ -253,36 +254,33 @@ INVALID_MESSAGES = {
 }
 
 
-def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
-    """The pending invitation behind a link, or InvitationInvalid saying why it is unusable."""
-    queryset = Invitation.objects.select_related("organization")
+def invitation_for_token(token: str, *, user: User | None = None, lock: bool = False) -> Invitation:
+    """The pending invitation behind a link, or InvitationInvalid saying why it is unusable:
+    unknown, expired, revoked, used, or (given a logged-in ``user``) meant for another email."""
+    queryset = Invitation.objects.select_related("organization", "invited_by")
     if lock:
-        queryset = queryset.select_for_update()
+        queryset = queryset.select_for_update(of=("self",))
     invitation = queryset.filter(token_hash=hash_token(token)).first()
     if invitation is None:
         raise InvitationInvalid(INVALID_MESSAGES["not_found"], code="not_found")
     if invitation.status != Invitation.PENDING:
         raise InvitationInvalid(INVALID_MESSAGES[invitation.status], code=invitation.status)
+    if user is not None and user.is_authenticated:
+        if invitation.email.lower() != user.email.lower():
+            raise InvitationInvalid(
+                f"This invitation was sent to {invitation.email}, but you are logged in as "
+                f"{user.email}. Log out and open the link again.",
+                code="wrong_user",
+            )
+        if Membership.objects.filter(organization=invitation.organization, user=user).exists():
+            raise InvitationInvalid("You are already a member of this organization.", code="already_member")
     return invitation
 
 
 @transaction.atomic
 def invitation_accept(*, token: str, user: User) -> Membership:
-    invitation = invitation_for_token(token, lock=True)
-    if invitation.email.lower() != user.email.lower():
-        raise InvitationInvalid(
-            f"This invitation was sent to another email address than the one you are logged in "
-            f"with ({user.email}). Log out and open the link again.",
-            code="wrong_user",
-        )
-    if Membership.objects.filter(organization=invitation.organization, user=user).exists():
-        raise InvitationInvalid(
-            "You are already a member of this organization.", code="already_member"
-        )
-    membership = Membership.objects.create(
-        organization=invitation.organization, user=user, role=invitation.role
-    )
-    _set_member_permissions(
+    invitation = invitation_for_token(token, user=user, lock=True)
+    membership = membership_create(
         organization=invitation.organization,
         user=user,
         permissions=frozenset(invitation.permissions),

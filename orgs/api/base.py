@@ -47,9 +47,7 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
         if organization is None:
             raise exceptions.NotFound()
         self.organization = organization
-        self.caller_permissions = organization_permissions(
-            user=request.user, organization=organization
-        )
+        self.caller_permissions = organization_permissions(user=request.user, organization=organization)
         self.check_caller_permission()
 
     def check_caller_permission(self) -> None:

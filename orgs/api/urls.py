@@ -2,9 +2,9 @@ from rest_framework.routers import SimpleRouter
 
 from orgs.api import views
 
-router = SimpleRouter()
-router.register(r"(?P<slug>[-\w]+)/members", views.MemberViewSet, basename="member")
-router.register(r"(?P<slug>[-\w]+)/invitations", views.InvitationViewSet, basename="invitation")
-router.register(r"", views.OrganizationViewSet, basename="organization")
+router = SimpleRouter(use_regex_path=False)
+router.register("<slug:slug>/members", views.MemberViewSet, basename="member")
+router.register("<slug:slug>/invitations", views.InvitationViewSet, basename="invitation")
+router.register("", views.OrganizationViewSet, basename="organization")
 
 urlpatterns = router.urls

@@ -23,6 +23,7 @@ class OrganizationViewSet(OrganizationScopedViewSet):
 
     serializer_class = OrganizationSerializer
     lookup_field = "slug"
+    lookup_value_converter = "slug"
     required_permissions = {
         "retrieve": "view_organization",
         "partial_update": "change_organization",
@@ -58,6 +59,7 @@ class OrganizationViewSet(OrganizationScopedViewSet):
 
 class MemberViewSet(OrganizationScopedViewSet):
     serializer_class = MemberSerializer
+    lookup_value_converter = "int"
     required_permissions = {
         "list": "view_organization",
         "retrieve": "view_organization",
@@ -99,9 +101,7 @@ class MemberViewSet(OrganizationScopedViewSet):
         membership = self.get_object()
         serializer = MemberUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.membership_update(
-            actor=request.user, membership=membership, **serializer.validated_data
-        )
+        services.membership_update(actor=request.user, membership=membership, **serializer.validated_data)
         return Response(MemberSerializer(self._row_for(pk)).data)
 
     def destroy(self, request, slug, pk):
@@ -111,6 +111,7 @@ class MemberViewSet(OrganizationScopedViewSet):
 
 class InvitationViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
     serializer_class = InvitationSerializer
+    lookup_value_converter = "int"
     required_permissions = {
         "list": "view_organization",
         "create": "manage_members",
@@ -138,8 +139,7 @@ class InvitationViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
     @extend_schema(
         request=None,
         responses=InvitationSerializer,
-        description="Email a fresh link (the previous one stops working) and "
-        "restart the expiry clock.",
+        description="Email a fresh link (the previous one stops working) and restart the expiry clock.",
     )
     @action(detail=True, methods=["post"])
     def resend(self, request, slug, pk):

@@ -1,0 +1,38 @@
+"""Test data through the same services the product uses."""
+
+import factory
+
+from accounts.models import User
+from orgs import permissions as perms
+from orgs import services
+from orgs.models import Membership, Organization
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+def organization_with_admin(user: User, name: str = "Acme Trading") -> Organization:
+    return services.organization_create(creator=user, name=name)
+
+
+def add_member(
+    organization: Organization,
+    user: User | None = None,
+    *,
+    role: str = perms.VIEWER,
+    permissions: frozenset[str] | None = None,
+) -> Membership:
+    user = user or UserFactory()
+    chosen = frozenset(permissions) if permissions is not None else perms.ROLES[role]
+    return services.membership_create(organization=organization, user=user, permissions=chosen)
