@@ -89,9 +89,7 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["organization", "user__email"],
                 "constraints": [
-                    models.UniqueConstraint(
-                        fields=("organization", "user"), name="one_membership_per_user"
-                    )
+                    models.UniqueConstraint(fields=("organization", "user"), name="one_membership_per_user")
                 ],
             },
         ),
@@ -155,9 +153,7 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["-created_at"],
                 "indexes": [
-                    models.Index(
-                        fields=["organization", "email"], name="orgs_invita_organiz_73b0db_idx"
-                    )
+                    models.Index(fields=["organization", "email"], name="orgs_invita_organiz_73b0db_idx")
                 ],
             },
         ),
