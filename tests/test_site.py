@@ -48,11 +48,13 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
 
 def test_embedded_default_runs_on_a_sqlite_file(tmp_path):
-    """With no configuration at all: a SQLite file under the var dir, migrations apply."""
-    result = manage("migrate", "--noinput", tmp_path=tmp_path, env_overrides={})
+    """With no configuration at all: a SQLite file under the var dir (created if missing, as on a
+    fresh clone), migrations apply."""
+    var_dir = tmp_path / "var"
+    result = manage("migrate", "--noinput", tmp_path=var_dir, env_overrides={})
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "ttmt.sqlite3").stat().st_size > 0
-    result = manage("check", tmp_path=tmp_path, env_overrides={})
+    assert (var_dir / "ttmt.sqlite3").stat().st_size > 0
+    result = manage("check", tmp_path=var_dir, env_overrides={})
     assert result.returncode == 0, result.stderr
 
 
