@@ -50,6 +50,25 @@ PRESET_ROLE_CHOICES = [choice for choice in ROLE_CHOICES if choice[0] != CUSTOM]
 PERMISSION_CHOICES = list(PERMISSIONS.items())
 
 
+# API client scopes (``<resource>:<action>``) -> the permission each grants. A client never gets
+# organization, member, invitation or client management: no scope maps to those.
+SCOPES = MappingProxyType(
+    {
+        "platforms:read": "view_platforms",
+        "platforms:write": "manage_platforms",
+        "accounts:read": "view_accounts",
+        "accounts:write": "manage_accounts",
+        "accounts:trade": "trade",
+        "operations:read": "view_operations",
+    }
+)
+SCOPE_CHOICES = [(scope, f"{scope} ({PERMISSIONS[permission]})") for scope, permission in SCOPES.items()]
+
+
+def permissions_for_scopes(scopes) -> frozenset[str]:
+    return frozenset(SCOPES[scope] for scope in scopes if scope in SCOPES)
+
+
 def role_for(permissions: frozenset[str]) -> str:
     """The preset whose permissions are exactly these, else ``custom``."""
     for role, preset in ROLES.items():

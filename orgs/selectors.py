@@ -6,7 +6,8 @@ from guardian.models import UserObjectPermission
 from guardian.shortcuts import get_perms
 
 from accounts.models import User
-from orgs.models import Invitation, Membership, Organization
+from orgs import permissions as perms
+from orgs.models import ApiClient, Invitation, Membership, Organization, TradePlatform
 
 
 def organizations_for_user(user: User) -> QuerySet[Organization]:
@@ -18,6 +19,21 @@ def organization_for_member(*, user: User, slug: str) -> Organization | None:
     if not user.is_authenticated:
         return None
     return organizations_for_user(user).filter(slug=slug).first()
+
+
+def caller_access(
+    *, user: User, client: ApiClient | None, slug: str
+) -> tuple[Organization | None, frozenset[str]]:
+    """The organization a caller (a user, or an API client) reaches under ``slug`` and what it
+    may do there; (None, empty) when it is not its organization."""
+    if client is not None:
+        if client.organization.slug != slug:
+            return None, frozenset()
+        return client.organization, perms.permissions_for_scopes(client.scopes)
+    organization = organization_for_member(user=user, slug=slug)
+    if organization is None:
+        return None, frozenset()
+    return organization, organization_permissions(user=user, organization=organization)
 
 
 def organization_permissions(*, user: User, organization: Organization) -> frozenset[str]:
@@ -51,3 +67,11 @@ def members_with_permissions(
 
 def invitations_for(organization: Organization) -> QuerySet[Invitation]:
     return Invitation.objects.filter(organization=organization).select_related("invited_by")
+
+
+def platforms_for(organization: Organization) -> QuerySet[TradePlatform]:
+    return TradePlatform.objects.filter(organization=organization).select_related("manager_api", "report_db")
+
+
+def api_clients_for(organization: Organization) -> QuerySet[ApiClient]:
+    return ApiClient.objects.filter(organization=organization).select_related("created_by")

@@ -1,5 +1,7 @@
 """Test data through the same services the product uses."""
 
+import base64
+
 import factory
 
 from accounts.models import User
@@ -36,3 +38,7 @@ def add_member(
     user = user or UserFactory()
     chosen = frozenset(permissions) if permissions is not None else perms.ROLES[role]
     return services.membership_create(organization=organization, user=user, permissions=chosen)
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "guardian",
     "channels",
+    "core",
     "accounts",
     "orgs",
     "execution",
@@ -185,12 +186,30 @@ else:
     EMAIL_BACKEND = "accounts.mailbox.MailboxBackend"
     MAILBOX_DIR = Path(os.environ.get("TTMT_MAILBOX_DIR", VAR_DIR / "mail"))
 
+# --- encryption at rest (credentials) -------------------------------------------------------------
+# Comma-separated Fernet keys (`python -c "from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())"`); the first encrypts, all decrypt.
+TTMT_ENCRYPTION_KEYS = env_list("TTMT_ENCRYPTION_KEYS", "")
+if not TTMT_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("TTMT_ENCRYPTION_KEYS is required when DJANGO_DEBUG=0")
+    # Embedded mode only: a key derived from the (dev) secret key.
+    import base64
+    import hashlib
+
+    TTMT_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(b"ttmt-encryption:" + SECRET_KEY.encode()).digest()).decode()
+    ]
+
 # --- invitations ---------------------------------------------------------------------------------
 TTMT_INVITATION_TTL_DAYS = int(os.environ.get("TTMT_INVITATION_TTL_DAYS", "7"))
+
+TTMT_CLIENT_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("TTMT_CLIENT_AUTH_FAILURES_PER_MINUTE", "10"))
 
 # --- REST API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "orgs.api.authentication.ApiClientAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

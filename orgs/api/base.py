@@ -1,7 +1,8 @@
 """The base for every API view under ``/api/v1/orgs/{slug}/``.
 
 It resolves, once per request, the organization named by the URL and what the caller may do
-there. A caller who is not a member gets 404 (the organization's existence is not revealed); a
+there, for a person (by membership) or an API client (by its scopes, in its own organization
+only). A caller who is not a member gets 404 (the organization's existence is not revealed); a
 member without the permission the view declares for the action gets 403. Views declare
 ``required_permissions`` (action -> permission codename) and nothing more.
 """
@@ -9,8 +10,8 @@ member without the permission the view declares for the action gets 403. Views d
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions, status, viewsets
 
-from orgs.models import Organization
-from orgs.selectors import organization_for_member, organization_permissions
+from orgs.models import ApiClient, Organization
+from orgs.selectors import caller_access
 from orgs.services import OrgError
 
 
@@ -31,35 +32,38 @@ def to_api_error(error: OrgError) -> ServiceRefused:
 
 class OrganizationScopedViewSet(viewsets.GenericViewSet):
     organization_url_kwarg = "slug"
-    # action name ("list", "create", "retrieve", "partial_update", "destroy", custom actions)
-    # -> permission codename from orgs.permissions.PERMISSIONS
+    # action name ("list", "create", "retrieve", "partial_update", "destroy", custom actions), or
+    # "action:METHOD" for an action answering several methods -> a codename of
+    # orgs.permissions.PERMISSIONS
     required_permissions: dict[str, str] = {}
 
     organization: Organization
     caller_permissions: frozenset[str]
+    api_client: ApiClient | None  # set when the caller is an API client, not a person
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        self.api_client = request.auth if isinstance(request.auth, ApiClient) else None
         slug = kwargs.get(self.organization_url_kwarg)
         if slug is None:
             return
-        organization = organization_for_member(user=request.user, slug=slug)
+        organization, self.caller_permissions = caller_access(
+            user=request.user, client=self.api_client, slug=slug
+        )
         if organization is None:
             raise exceptions.NotFound()
         self.organization = organization
-        self.caller_permissions = organization_permissions(user=request.user, organization=organization)
         self.check_caller_permission()
 
     def check_caller_permission(self) -> None:
         action = self.action or "metadata"
         if action == "metadata":  # OPTIONS: describing the endpoint needs only membership
             return
-        try:
-            needed = self.required_permissions[action]
-        except KeyError:
-            raise ImproperlyConfigured(
-                f"{type(self).__name__} declares no permission for action {action!r}"
-            ) from None
+        needed = self.required_permissions.get(
+            f"{action}:{self.request.method}"
+        ) or self.required_permissions.get(action)
+        if needed is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} declares no permission for action {action!r}")
         if needed not in self.caller_permissions:
             raise exceptions.PermissionDenied(f"You need the {needed!r} permission.")
 

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from orgs import selectors, services
@@ -15,7 +15,7 @@ from orgs.api.serializers import (
     MemberUpdateSerializer,
     OrganizationSerializer,
 )
-from orgs.models import Membership
+from orgs.models import Membership, Organization
 
 
 class OrganizationViewSet(OrganizationScopedViewSet):
@@ -30,6 +30,8 @@ class OrganizationViewSet(OrganizationScopedViewSet):
     }
 
     def get_queryset(self):
+        if self.api_client is not None:  # a client sees its own organization only
+            return Organization.objects.filter(pk=self.api_client.organization_id)
         return selectors.organizations_for_user(self.request.user)
 
     def list(self, request):
@@ -37,6 +39,8 @@ class OrganizationViewSet(OrganizationScopedViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def create(self, request):
+        if self.api_client is not None:
+            raise PermissionDenied("API clients cannot create organizations.")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         organization = services.organization_create(

@@ -1,4 +1,7 @@
-"""Every organization-scoped API route x method, for callers who must not get through.
+"""Every organization-scoped API route x method, for every kind of caller who must not get through:
+a user of another organization, an API client of another organization (404, nothing changes), a
+member without the permission, an API client without the scope (403, nothing changes); and the
+caller holding exactly the permission or scope, who does get through.
 
 The routes are enumerated from the URL resolver: a new endpoint without a row in EXPECTED fails
 ``test_every_route_has_a_row``.
@@ -9,9 +12,13 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from orgs.models import Invitation, Membership, Organization
+from django.apps import apps
+
+from orgs import permissions as perms
+from orgs.clients import client_create
+from orgs.platforms import manager_api_set, platform_create, report_db_set
 from orgs.services import invitation_create
-from tests.factories import UserFactory, add_member, organization_with_admin
+from tests.factories import UserFactory, add_member, basic_auth, organization_with_admin
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +34,39 @@ EXPECTED = {
     ("invitation-list", "POST"): ("manage_members", {"email": "new@example.com", "role": "viewer"}),
     ("invitation-detail", "DELETE"): ("manage_members", None),
     ("invitation-resend", "POST"): ("manage_members", None),
+    ("platform-list", "GET"): ("view_platforms", None),
+    ("platform-list", "POST"): (
+        "manage_platforms",
+        {"name": "P2", "type": "mt5", "api": "simulated", "servers": ["S"]},
+    ),
+    ("platform-detail", "GET"): ("view_platforms", None),
+    ("platform-detail", "PUT"): (
+        "manage_platforms",
+        {"name": "P3", "type": "mt4", "api": "metaapi", "servers": ["S"]},
+    ),
+    ("platform-detail", "PATCH"): ("manage_platforms", {"name": "P4"}),
+    ("platform-detail", "DELETE"): ("manage_platforms", None),
+    ("platform-manager-api", "GET"): ("view_platforms", None),
+    ("platform-manager-api", "PUT"): (
+        "manage_platforms",
+        {"host": "127.0.0.1", "port": 1, "login": "1", "password": "pw"},
+    ),
+    ("platform-manager-api", "DELETE"): ("manage_platforms", None),
+    ("platform-manager-api-test", "POST"): ("view_platforms", None),
+    ("platform-report-db", "GET"): ("view_platforms", None),
+    ("platform-report-db", "PUT"): (
+        "manage_platforms",
+        {"host": "127.0.0.1", "port": 1, "database": "d", "login": "u", "password": "pw"},
+    ),
+    ("platform-report-db", "DELETE"): ("manage_platforms", None),
+    ("platform-report-db-test", "POST"): ("view_platforms", None),
+    ("platform-report-db-accounts", "GET"): ("view_platforms", None),
+    ("platform-report-db-trades", "GET"): ("view_platforms", None),
+    ("client-list", "GET"): ("manage_clients", None),
+    ("client-list", "POST"): ("manage_clients", {"name": "bot", "scopes": ["platforms:read"]}),
+    ("client-detail", "GET"): ("manage_clients", None),
+    ("client-detail", "DELETE"): ("manage_clients", None),
+    ("client-rotate", "POST"): ("manage_clients", None),
 }
 
 
@@ -53,15 +93,17 @@ def test_every_route_has_a_row():
     assert set(organization_routes()) == set(EXPECTED)
 
 
+SCOPE_FOR = {permission: scope for scope, permission in perms.SCOPES.items()}
+
+
 @pytest.fixture
 def world():
-    """Two organizations, each with an administrator, a second member and an invitation."""
-    target_admin = UserFactory()
-    target = organization_with_admin(target_admin, "Target")
-    other_admin = UserFactory()
-    other = organization_with_admin(other_admin, "Other")
-    objects = {}
-    for organization, admin in ((target, target_admin), (other, other_admin)):
+    """Two organizations, each with an administrator, a second member, an invitation, a platform
+    with both credential sets (pointing at a closed port), and an API client."""
+    result = {"ids": {}}
+    for key in ("target", "other"):
+        admin = UserFactory()
+        organization = organization_with_admin(admin, key.title())
         member = add_member(organization, role="viewer")
         invitation = invitation_create(
             organization=organization,
@@ -69,18 +111,30 @@ def world():
             email=f"invitee@{organization.slug}.example",
             role="viewer",
         )
-        objects[organization.pk] = {"member": member.pk, "invitation": invitation.pk}
-    return {
-        "target": target,
-        "target_admin": target_admin,
-        "other": other,
-        "other_admin": other_admin,
-        "ids": objects,
-    }
+        platform = platform_create(
+            organization=organization, name="P1", type="mt4", api="simulated", servers=["Srv-1"]
+        )
+        manager_api_set(platform=platform, host="127.0.0.1", port=1, login="1", password="manager-pw")
+        report_db_set(
+            platform=platform, host="127.0.0.1", port=1, database="mt4", login="r", password="report-pw"
+        )
+        client, secret = client_create(
+            organization=organization, created_by=admin, name="bot", scopes=sorted(perms.SCOPES)
+        )
+        result[key], result[f"{key}_admin"] = organization, admin
+        result[f"{key}_client"] = basic_auth(client.client_id, secret)
+        result["ids"][key] = {
+            "member": member.pk,
+            "invitation": invitation.pk,
+            "platform": platform.pk,
+            "client": client.pk,
+        }
+    return result
 
 
 def url_for(name, organization, ids):
     base = f"/api/v1/orgs/{organization.slug}/"
+    platform = base + f"platforms/{ids['platform']}/"
     return {
         "organization-detail": base,
         "member-list": base + "members/",
@@ -88,48 +142,75 @@ def url_for(name, organization, ids):
         "invitation-list": base + "invitations/",
         "invitation-detail": base + f"invitations/{ids['invitation']}/",
         "invitation-resend": base + f"invitations/{ids['invitation']}/resend/",
+        "platform-list": base + "platforms/",
+        "platform-detail": platform,
+        "platform-manager-api": platform + "manager-api/",
+        "platform-manager-api-test": platform + "manager-api/test/",
+        "platform-report-db": platform + "report-db/",
+        "platform-report-db-test": platform + "report-db/test/",
+        "platform-report-db-accounts": platform + "report-db/accounts/",
+        "platform-report-db-trades": platform + "report-db/trades/",
+        "client-list": base + "clients/",
+        "client-detail": base + f"clients/{ids['client']}/",
+        "client-rotate": base + f"clients/{ids['client']}/rotate/",
     }[name]
 
 
 def snapshot():
-    return (
-        list(Organization.objects.order_by("pk").values()),
-        list(Membership.objects.order_by("pk").values()),
-        list(Invitation.objects.order_by("pk").values()),
-    )
+    """Every row of every project table (encrypted columns as their plaintext), but the calling
+    client's own last-use time."""
+    return [
+        [
+            {k: v for k, v in row.items() if k != "last_used_at"}
+            for row in model.objects.order_by("pk").values()
+        ]
+        for label in ("accounts", "orgs", "execution")
+        for model in apps.get_app_config(label).get_models()
+    ]
 
 
-def call(api, method, url, body):
-    return getattr(api, method.lower())(url, body, format="json")
+def call(api, method, url, body, auth=None):
+    extra = {"HTTP_AUTHORIZATION": auth} if auth else {}
+    return getattr(api, method.lower())(url, body, format="json", **extra)
 
 
 CASES = sorted(EXPECTED)
+OBJECT_CASES = [
+    c
+    for c in CASES
+    if c[0] not in {"organization-detail", "member-list", "invitation-list", "platform-list", "client-list"}
+]
+
+
+def target_url(world, name, ids_of="target"):
+    return url_for(name, world["target"], world["ids"][ids_of])
 
 
 @pytest.mark.parametrize(("name", "method"), CASES)
-def test_a_user_of_another_organization_gets_404_and_changes_nothing(api, world, name, method):
+@pytest.mark.parametrize("caller", ["user", "client"])
+def test_a_caller_of_another_organization_gets_404_and_changes_nothing(api, world, name, method, caller):
     _, body = EXPECTED[(name, method)]
-    api.force_authenticate(world["other_admin"])
+    auth = None
+    if caller == "user":
+        api.force_authenticate(world["other_admin"])
+    else:
+        auth = world["other_client"]
     before = snapshot()
 
-    response = call(api, method, url_for(name, world["target"], world["ids"][world["target"].pk]), body)
+    response = call(api, method, target_url(world, name), body, auth)
 
     assert response.status_code == 404, response.content
     assert response.json()["error"]["code"] == "not_found"
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(
-    ("name", "method"),
-    [c for c in CASES if "detail" in c[0] and c[0] != "organization-detail"]
-    + [("invitation-resend", "POST")],
-)
+@pytest.mark.parametrize(("name", "method"), OBJECT_CASES)
 def test_an_object_of_another_organization_is_404_under_ones_own_slug(api, world, name, method):
     _, body = EXPECTED[(name, method)]
     api.force_authenticate(world["target_admin"])
     before = snapshot()
 
-    response = call(api, method, url_for(name, world["target"], world["ids"][world["other"].pk]), body)
+    response = call(api, method, target_url(world, name, ids_of="other"), body)
 
     assert response.status_code == 404
     assert snapshot() == before
@@ -138,16 +219,29 @@ def test_an_object_of_another_organization_is_404_under_ones_own_slug(api, world
 @pytest.mark.parametrize(("name", "method"), CASES)
 def test_a_member_without_the_permission_gets_403_and_changes_nothing(api, world, name, method):
     needed, body = EXPECTED[(name, method)]
-    from orgs.permissions import PERMISSIONS
-
-    member = add_member(world["target"], permissions=set(PERMISSIONS) - {needed}).user
+    member = add_member(world["target"], permissions=set(perms.PERMISSIONS) - {needed}).user
     api.force_authenticate(member)
     before = snapshot()
 
-    response = call(api, method, url_for(name, world["target"], world["ids"][world["target"].pk]), body)
+    response = call(api, method, target_url(world, name), body)
 
     assert response.status_code == 403, response.content
     assert needed in response.json()["error"]["message"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("name", "method"), CASES)
+def test_a_client_without_the_scope_gets_403_and_changes_nothing(api, world, name, method):
+    needed, body = EXPECTED[(name, method)]
+    scopes = [scope for scope, permission in perms.SCOPES.items() if permission != needed]
+    client, secret = client_create(
+        organization=world["target"], created_by=world["target_admin"], name="narrow", scopes=scopes
+    )
+    before = snapshot()
+
+    response = call(api, method, target_url(world, name), body, basic_auth(client.client_id, secret))
+
+    assert response.status_code == 403, response.content
     assert snapshot() == before
 
 
@@ -158,14 +252,32 @@ def test_a_member_with_just_that_permission_gets_through(api, world, name, metho
     api.force_authenticate(member)
     if body and "role" in body:  # granting needs holding: grant only what this member holds
         body = {k: v for k, v in body.items() if k != "role"} | {"permissions": [needed]}
+    if body and "scopes" in body:
+        body = body | {"scopes": []}
 
-    response = call(api, method, url_for(name, world["target"], world["ids"][world["target"].pk]), body)
+    response = call(api, method, target_url(world, name), body)
 
-    assert response.status_code < 300, response.content
+    assert response.status_code not in (401, 403, 404), response.content
 
 
-def test_anonymous_gets_403_everywhere(api, world):
+@pytest.mark.parametrize(("name", "method"), [c for c in CASES if EXPECTED[c][0] in SCOPE_FOR])
+def test_a_client_with_just_that_scope_gets_through(api, world, name, method):
+    needed, body = EXPECTED[(name, method)]
+    client, secret = client_create(
+        organization=world["target"],
+        created_by=world["target_admin"],
+        name="one-scope",
+        scopes=[SCOPE_FOR[needed]],
+    )
+
+    response = call(api, method, target_url(world, name), body, basic_auth(client.client_id, secret))
+
+    assert response.status_code not in (401, 403, 404), response.content
+
+
+def test_unauthenticated_gets_401_everywhere(api, world):
     for name, method in CASES:
         _, body = EXPECTED[(name, method)]
-        response = call(api, method, url_for(name, world["target"], world["ids"][world["target"].pk]), body)
-        assert response.status_code == 403
+        response = call(api, method, target_url(world, name), body)
+        assert response.status_code == 401, (name, method)
+        assert response["WWW-Authenticate"].startswith("Basic")
