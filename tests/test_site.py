@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,15 +37,23 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
             "DATABASE_URL": "postgres://ttmt@127.0.0.1:5432/ttmt",
             "REDIS_URL": "redis://127.0.0.1:6379/0",
             "EMAIL_HOST": "smtp.example.com",
+            "TTMT_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_production_refuses_to_start_without_a_secret_key(tmp_path):
-    result = manage("check", tmp_path=tmp_path, env_overrides={"DJANGO_DEBUG": "0"})
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "DJANGO_SECRET_KEY is required"),
+        ({"DJANGO_SECRET_KEY": "k" * 50}, "TTMT_ENCRYPTION_KEYS is required"),
+    ],
+)
+def test_production_refuses_to_start_without_its_keys(tmp_path, env, message):
+    result = manage("check", tmp_path=tmp_path, env_overrides={"DJANGO_DEBUG": "0", **env})
     assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY is required" in result.stderr
+    assert message in result.stderr
 
 
 def test_embedded_default_runs_on_a_sqlite_file(tmp_path):

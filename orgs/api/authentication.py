@@ -9,6 +9,7 @@ import binascii
 
 from django.conf import settings
 from django.core.cache import cache
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
@@ -60,3 +61,15 @@ class ApiClientAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Basic realm="ttmt-api"'
+
+
+class ApiClientAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = ApiClientAuthentication
+    name = "apiClient"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "API client: client id as user name, client secret as password.",
+        }

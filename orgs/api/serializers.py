@@ -1,4 +1,6 @@
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orgs import permissions as perms
@@ -153,6 +155,7 @@ class ReportQuerySerializer(serializers.Serializer):
     page_size = serializers.IntegerField(min_value=1, max_value=500, default=50)
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class TradeServerTimeField(serializers.Field):
     """An ISO datetime in the trade server's own clock, so without a timezone offset."""
 

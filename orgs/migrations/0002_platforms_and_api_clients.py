@@ -8,83 +8,156 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orgs', '0001_initial'),
+        ("orgs", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiClient',
+            name="ApiClient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('client_id', models.CharField(editable=False, max_length=40, unique=True)),
-                ('secret_hash', models.CharField(editable=False, max_length=64)),
-                ('secret_hint', models.CharField(editable=False, help_text='First and last characters', max_length=12)),
-                ('scopes', models.JSONField(default=list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('rotated_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_clients', to='orgs.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("client_id", models.CharField(editable=False, max_length=40, unique=True)),
+                ("secret_hash", models.CharField(editable=False, max_length=64)),
+                (
+                    "secret_hint",
+                    models.CharField(editable=False, help_text="First and last characters", max_length=12),
+                ),
+                ("scopes", models.JSONField(default=list)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("rotated_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_clients",
+                        to="orgs.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['organization', 'name'],
+                "ordering": ["organization", "name"],
             },
         ),
         migrations.CreateModel(
-            name='TradePlatform',
+            name="TradePlatform",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('type', models.CharField(choices=[('mt4', 'MetaTrader 4'), ('mt5', 'MetaTrader 5')], max_length=3)),
-                ('api', models.CharField(choices=[('simulated', 'Simulated broker'), ('metaapi', 'MetaApi')], max_length=20)),
-                ('servers', models.JSONField(default=list, help_text="Trade server names, e.g. ['Broker-Live01'].")),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='platforms', to='orgs.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("mt4", "MetaTrader 4"), ("mt5", "MetaTrader 5")], max_length=3
+                    ),
+                ),
+                (
+                    "api",
+                    models.CharField(
+                        choices=[("simulated", "Simulated broker"), ("metaapi", "MetaApi")], max_length=20
+                    ),
+                ),
+                (
+                    "servers",
+                    models.JSONField(default=list, help_text="Trade server names, e.g. ['Broker-Live01']."),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="platforms",
+                        to="orgs.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['organization', 'name'],
+                "ordering": ["organization", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ReportDbCredentials',
+            name="ReportDbCredentials",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('host', models.CharField(help_text='Host name or IP address', max_length=255)),
-                ('port', models.PositiveIntegerField(default=3306)),
-                ('database', models.CharField(max_length=64)),
-                ('login', core.encryption.EncryptedTextField()),
-                ('password', core.encryption.EncryptedTextField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('platform', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='report_db', to='orgs.tradeplatform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("host", models.CharField(help_text="Host name or IP address", max_length=255)),
+                ("port", models.PositiveIntegerField(default=3306)),
+                ("database", models.CharField(max_length=64)),
+                ("login", core.encryption.EncryptedTextField()),
+                ("password", core.encryption.EncryptedTextField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "platform",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="report_db",
+                        to="orgs.tradeplatform",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'report database credentials',
-                'verbose_name_plural': 'report database credentials',
+                "verbose_name": "report database credentials",
+                "verbose_name_plural": "report database credentials",
             },
         ),
         migrations.CreateModel(
-            name='ManagerApiCredentials',
+            name="ManagerApiCredentials",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('host', models.CharField(help_text='Host name or IP address', max_length=255)),
-                ('port', models.PositiveIntegerField()),
-                ('login', core.encryption.EncryptedTextField()),
-                ('password', core.encryption.EncryptedTextField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('platform', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='manager_api', to='orgs.tradeplatform')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("host", models.CharField(help_text="Host name or IP address", max_length=255)),
+                ("port", models.PositiveIntegerField()),
+                ("login", core.encryption.EncryptedTextField()),
+                ("password", core.encryption.EncryptedTextField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "platform",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="manager_api",
+                        to="orgs.tradeplatform",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Manager API credentials',
-                'verbose_name_plural': 'Manager API credentials',
+                "verbose_name": "Manager API credentials",
+                "verbose_name_plural": "Manager API credentials",
             },
         ),
         migrations.AddConstraint(
-            model_name='tradeplatform',
-            constraint=models.UniqueConstraint(fields=('organization', 'name'), name='platform_name_unique_in_org'),
+            model_name="tradeplatform",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "name"), name="platform_name_unique_in_org"
+            ),
         ),
     ]

@@ -10,9 +10,8 @@ The routes are enumerated from the URL resolver: a new endpoint without a row in
 import re
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
-
 from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from orgs import permissions as perms
 from orgs.clients import client_create
