@@ -1,0 +1,1 @@
+"""Pure-Python execution safety primitives: error classification, retries, pause, health, speed, volume."""
