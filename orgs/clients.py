@@ -89,12 +89,13 @@ def client_revoke(*, client: ApiClient) -> None:
 
 def client_authenticate(*, client_id: str, secret: str) -> ApiClient | None:
     """The active client with this id and secret, or None. Records the last use (coarsely)."""
-    client = (
-        ApiClient.objects.select_related("organization")
-        .filter(client_id=client_id, revoked_at__isnull=True)
-        .first()
-    )
-    if client is None or not hmac.compare_digest(client.secret_hash, hash_secret(secret)):
+    try:
+        client = ApiClient.objects.select_related("organization").get(
+            client_id=client_id, revoked_at__isnull=True
+        )
+    except ApiClient.DoesNotExist:
+        return None
+    if not hmac.compare_digest(client.secret_hash, hash_secret(secret)):
         return None
     now = timezone.now()
     if client.last_used_at is None or now - client.last_used_at >= LAST_USED_RESOLUTION:

@@ -33,7 +33,7 @@ def exception_handler(exc: Exception, context: dict) -> Any:
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         fields = {name: _flatten(messages) for name, messages in detail.items()}
         message = "Invalid input."
-        code = "invalid"
+        code = getattr(exc, "service_code", "invalid")  # a domain rule's own code, when one refused
     else:
         message = " ".join(_flatten(exc.detail)) if hasattr(exc, "detail") else str(exc)
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"

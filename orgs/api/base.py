@@ -16,18 +16,18 @@ from orgs.services import OrgError
 
 
 class ServiceRefused(exceptions.ValidationError):
-    """A domain rule refused the change; carries the field-level message."""
+    """A domain rule refused the change: field-level messages, the rule's code, and a status
+    (400 by default; 403 for a grant beyond one's own permissions, 409 for missing setup)."""
 
+    STATUS_BY_CODE = {
+        "permission_denied": status.HTTP_403_FORBIDDEN,
+        "not_configured": status.HTTP_409_CONFLICT,
+    }
 
-class ServiceForbidden(ServiceRefused):
-    status_code = status.HTTP_403_FORBIDDEN
-
-
-def to_api_error(error: OrgError) -> ServiceRefused:
-    detail = {error.field or "non_field_errors": [error.message]}
-    if error.code == "permission_denied":
-        return ServiceForbidden(detail, code=error.code)
-    return ServiceRefused(detail, code=error.code)
+    def __init__(self, error: OrgError):
+        super().__init__({error.field or "non_field_errors": [error.message]}, code=error.code)
+        self.service_code = error.code
+        self.status_code = self.STATUS_BY_CODE.get(error.code, status.HTTP_400_BAD_REQUEST)
 
 
 class OrganizationScopedViewSet(viewsets.GenericViewSet):
@@ -69,5 +69,5 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
 
     def handle_exception(self, exc):
         if isinstance(exc, OrgError):
-            exc = to_api_error(exc)
+            exc = ServiceRefused(exc)
         return super().handle_exception(exc)

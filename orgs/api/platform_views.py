@@ -25,11 +25,6 @@ from orgs.api.serializers import (
 )
 
 
-class NotConfiguredError(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "not_configured"
-
-
 class ReportDbUnavailable(APIException):
     status_code = status.HTTP_502_BAD_GATEWAY
     default_code = "report_db_unavailable"
@@ -111,7 +106,7 @@ class TradePlatformViewSet(OrganizationScopedViewSet):
             return Response(status=status.HTTP_204_NO_CONTENT)
         credentials = getattr(platform, related, None)
         if credentials is None:
-            raise NotConfiguredError("No credentials are set.")
+            raise platforms.NotConfigured("No credentials are set.", code="not_configured")
         return Response(serializer_class(credentials).data)
 
     @extend_schema(request=ManagerApiSerializer, responses=ManagerApiSerializer)

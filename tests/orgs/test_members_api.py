@@ -48,7 +48,7 @@ def test_the_last_administrator_can_be_neither_demoted_nor_removed(api, admin_us
 
     for response in (demote, remove):
         assert response.status_code == 400
-        assert response.json()["error"]["code"] == "invalid"
+        assert response.json()["error"]["code"] == "last_administrator"
         assert "at least one administrator" in response.json()["error"]["fields"]["non_field_errors"][0]
     assert (
         organization_permissions(user=admin_user, organization=organization) == perms.ROLES["administrator"]
