@@ -1,0 +1,1 @@
+"""Broker gateways: one async interface (:mod:`execution.gateways.base`) and its implementations."""

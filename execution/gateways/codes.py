@@ -1,0 +1,144 @@
+"""MetaTrader return/error codes used by the gateways.
+
+Names follow MetaTrader (MT5 ``TRADE_RETCODE_*`` trade server codes and ``ERR_*`` runtime errors, MT4
+``ERR_*`` codes), which is also what MetaApi puts into ``TradeException.numericCode/.stringCode``.
+Classifying codes into retry categories is not done here.
+"""
+
+from __future__ import annotations
+
+# --- MT5 trade server return codes -------------------------------------------------------------------
+MT5_REQUOTE = 10004
+MT5_REJECT = 10006
+MT5_PLACED = 10008
+MT5_DONE = 10009
+MT5_DONE_PARTIAL = 10010
+MT5_ERROR = 10011
+MT5_TIMEOUT = 10012
+MT5_INVALID = 10013
+MT5_INVALID_VOLUME = 10014
+MT5_INVALID_PRICE = 10015
+MT5_INVALID_STOPS = 10016
+MT5_TRADE_DISABLED = 10017
+MT5_MARKET_CLOSED = 10018
+MT5_NO_MONEY = 10019
+MT5_PRICE_CHANGED = 10020
+MT5_PRICE_OFF = 10021
+MT5_ORDER_CHANGED = 10023
+MT5_TOO_MANY_REQUESTS = 10024
+MT5_NO_CHANGES = 10025
+MT5_CONNECTION = 10031
+# MT5 runtime errors MetaApi reports for unknown tickets / symbols
+MT5_POSITION_NOT_FOUND = 4753
+MT5_ORDER_NOT_FOUND = 4754
+MT5_UNKNOWN_SYMBOL = 4301
+# Generic "not found" some bridges report
+POSITION_NOT_FOUND_GENERIC = -2
+
+MT5_NAMES: dict[int, str] = {
+    0: "ERR_NO_ERROR",
+    -2: "ERR_POSITION_NOT_FOUND",
+    MT5_REQUOTE: "TRADE_RETCODE_REQUOTE",
+    MT5_REJECT: "TRADE_RETCODE_REJECT",
+    10007: "TRADE_RETCODE_CANCEL",
+    MT5_PLACED: "TRADE_RETCODE_PLACED",
+    MT5_DONE: "TRADE_RETCODE_DONE",
+    MT5_DONE_PARTIAL: "TRADE_RETCODE_DONE_PARTIAL",
+    MT5_ERROR: "TRADE_RETCODE_ERROR",
+    MT5_TIMEOUT: "TRADE_RETCODE_TIMEOUT",
+    MT5_INVALID: "TRADE_RETCODE_INVALID",
+    MT5_INVALID_VOLUME: "TRADE_RETCODE_INVALID_VOLUME",
+    MT5_INVALID_PRICE: "TRADE_RETCODE_INVALID_PRICE",
+    MT5_INVALID_STOPS: "TRADE_RETCODE_INVALID_STOPS",
+    MT5_TRADE_DISABLED: "TRADE_RETCODE_TRADE_DISABLED",
+    MT5_MARKET_CLOSED: "TRADE_RETCODE_MARKET_CLOSED",
+    MT5_NO_MONEY: "TRADE_RETCODE_NO_MONEY",
+    MT5_PRICE_CHANGED: "TRADE_RETCODE_PRICE_CHANGED",
+    MT5_PRICE_OFF: "TRADE_RETCODE_PRICE_OFF",
+    10022: "TRADE_RETCODE_INVALID_EXPIRATION",
+    MT5_ORDER_CHANGED: "TRADE_RETCODE_ORDER_CHANGED",
+    MT5_TOO_MANY_REQUESTS: "TRADE_RETCODE_TOO_MANY_REQUESTS",
+    MT5_NO_CHANGES: "TRADE_RETCODE_NO_CHANGES",
+    10026: "TRADE_RETCODE_SERVER_DISABLES_AT",
+    10027: "TRADE_RETCODE_CLIENT_DISABLES_AT",
+    10028: "TRADE_RETCODE_LOCKED",
+    10029: "TRADE_RETCODE_FROZEN",
+    10030: "TRADE_RETCODE_INVALID_FILL",
+    MT5_CONNECTION: "TRADE_RETCODE_CONNECTION",
+    10032: "TRADE_RETCODE_ONLY_REAL",
+    10033: "TRADE_RETCODE_LIMIT_ORDERS",
+    10034: "TRADE_RETCODE_LIMIT_VOLUME",
+    10035: "TRADE_RETCODE_INVALID_ORDER",
+    10036: "TRADE_RETCODE_POSITION_CLOSED",
+    MT5_UNKNOWN_SYMBOL: "ERR_MARKET_UNKNOWN_SYMBOL",
+    MT5_POSITION_NOT_FOUND: "ERR_TRADE_POSITION_NOT_FOUND",
+    MT5_ORDER_NOT_FOUND: "ERR_TRADE_ORDER_NOT_FOUND",
+}
+
+MT5_SUCCESS_CODES = frozenset({0, MT5_PLACED, MT5_DONE, MT5_DONE_PARTIAL, MT5_NO_CHANGES})
+
+# --- MT4 error codes ----------------------------------------------------------------------------------
+MT4_NAMES: dict[int, str] = {
+    0: "ERR_NO_ERROR",
+    1: "ERR_NO_RESULT",
+    2: "ERR_COMMON_ERROR",
+    3: "ERR_INVALID_TRADE_PARAMETERS",
+    4: "ERR_SERVER_BUSY",
+    6: "ERR_NO_CONNECTION",
+    8: "ERR_TOO_FREQUENT_REQUESTS",
+    128: "ERR_TRADE_TIMEOUT",
+    129: "ERR_INVALID_PRICE",
+    130: "ERR_INVALID_STOPS",
+    131: "ERR_INVALID_TRADE_VOLUME",
+    132: "ERR_MARKET_CLOSED",
+    133: "ERR_TRADE_DISABLED",
+    134: "ERR_NOT_ENOUGH_MONEY",
+    135: "ERR_PRICE_CHANGED",
+    136: "ERR_OFF_QUOTES",
+    138: "ERR_REQUOTE",
+    141: "ERR_TOO_MANY_REQUESTS",
+    146: "ERR_TRADE_CONTEXT_BUSY",
+    4106: "ERR_UNKNOWN_SYMBOL",
+    4108: "ERR_INVALID_TICKET",
+}
+
+# How an MT5 code is reported by an MT4 server (used by the simulator for platform='mt4').
+MT5_TO_MT4: dict[int, int] = {
+    MT5_DONE: 0,
+    MT5_PLACED: 0,
+    MT5_NO_CHANGES: 0,
+    MT5_REQUOTE: 138,
+    MT5_REJECT: 2,
+    MT5_ERROR: 2,
+    MT5_TIMEOUT: 128,
+    MT5_INVALID: 3,
+    MT5_INVALID_VOLUME: 131,
+    MT5_INVALID_PRICE: 129,
+    MT5_INVALID_STOPS: 130,
+    MT5_TRADE_DISABLED: 133,
+    MT5_MARKET_CLOSED: 132,
+    MT5_NO_MONEY: 134,
+    MT5_PRICE_CHANGED: 135,
+    MT5_PRICE_OFF: 136,
+    MT5_TOO_MANY_REQUESTS: 141,
+    MT5_CONNECTION: 6,
+    MT5_POSITION_NOT_FOUND: 4108,
+    MT5_ORDER_NOT_FOUND: 4108,
+    POSITION_NOT_FOUND_GENERIC: 4108,
+    MT5_UNKNOWN_SYMBOL: 4106,
+}
+
+
+def code_name(platform: str, code: int | None) -> str | None:
+    """The MetaTrader name of ``code`` on ``platform`` ('mt4' or anything else = MT5 table)."""
+    if code is None:
+        return None
+    table = MT4_NAMES if platform == "mt4" else MT5_NAMES
+    return table.get(code, f"UNKNOWN_{code}")
+
+
+def for_platform(platform: str, mt5_code: int) -> int:
+    """The code an MT5-style ``mt5_code`` has on ``platform`` (identity for MT5)."""
+    if platform == "mt4":
+        return MT5_TO_MT4.get(mt5_code, mt5_code)
+    return mt5_code
