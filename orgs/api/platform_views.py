@@ -55,11 +55,11 @@ class TradePlatformViewSet(OrganizationScopedViewSet):
         "manager_api:GET": "view_platforms",
         "manager_api:PUT": "manage_platforms",
         "manager_api:DELETE": "manage_platforms",
-        "manager_api_test": "view_platforms",
+        "manager_api_test": "manage_platforms",
         "report_db:GET": "view_platforms",
         "report_db:PUT": "manage_platforms",
         "report_db:DELETE": "manage_platforms",
-        "report_db_test": "view_platforms",
+        "report_db_test": "manage_platforms",
         "report_db_accounts": "view_platforms",
         "report_db_trades": "view_platforms",
     }
