@@ -42,3 +42,35 @@ def add_member(
 
 def basic_auth(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def connected_simulated_account(
+    organization: Organization,
+    *,
+    name: str = "Demo",
+    login: str = "5001",
+    server: str = "SimBroker-Demo",
+    type: str = "demo",
+    platform_servers: list[str] | None = None,
+):
+    """A trading account on a new simulated platform, set up as the setup actor would."""
+    from execution.services import account_connect, account_setup
+    from orgs.platforms import platform_create
+
+    platform = platform_create(
+        organization=organization,
+        name=f"Simulated {server} {login}",
+        type="mt5",
+        api="simulated",
+        servers=platform_servers or [server],
+    )
+    account = account_connect(
+        organization=organization,
+        platform=platform,
+        name=name,
+        type=type,
+        login=login,
+        server=server,
+        password="mt-password",
+    )
+    return account_setup(account_id=account.pk)

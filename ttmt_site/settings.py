@@ -47,6 +47,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 EMBEDDED = not REDIS_URL
 
 INSTALLED_APPS = [
+    "core",  # first: its runserver (embedded workers + daphne) wins over daphne's
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -60,7 +61,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "guardian",
     "channels",
-    "core",
+    "django_dramatiq",
     "accounts",
     "orgs",
     "execution",
@@ -201,6 +202,43 @@ if not TTMT_ENCRYPTION_KEYS:
         base64.urlsafe_b64encode(hashlib.sha256(b"ttmt-encryption:" + SECRET_KEY.encode()).digest()).decode()
     ]
 
+# --- execution -----------------------------------------------------------------------------------
+TTMT_SIMULATOR_SEED = os.environ.get("TTMT_SIMULATOR_SEED", "ttmt")
+# Starting balance of a new simulated account, by account type.
+TTMT_SIMULATOR_BALANCE = {"demo": 10000, "live": 10000, "prop": 100000}
+# MetaApi: the master token is read ONLY by the setup (provisioning) path, from the environment.
+TTMT_METAAPI_DOMAIN = os.environ.get("TTMT_METAAPI_DOMAIN", "agiliumtrade.agiliumtrade.ai")
+TTMT_METAAPI_TOKEN_VALIDITY_HOURS = int(os.environ.get("TTMT_METAAPI_TOKEN_VALIDITY_HOURS", "168"))
+
+# Dramatiq: Redis when REDIS_URL is set (several worker processes); otherwise the embedded default,
+# an in-process broker whose worker threads run inside the server process.
+if REDIS_URL:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "OPTIONS": {"url": REDIS_URL},
+        "MIDDLEWARE": [
+            "dramatiq.middleware.AgeLimit",
+            "dramatiq.middleware.TimeLimit",
+            "dramatiq.middleware.Callbacks",
+            "dramatiq.middleware.Retries",
+            "django_dramatiq.middleware.DbConnectionsMiddleware",
+        ],
+    }
+else:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.stub.StubBroker",
+        "OPTIONS": {},
+        "MIDDLEWARE": [
+            "dramatiq.middleware.AgeLimit",
+            "dramatiq.middleware.TimeLimit",
+            "dramatiq.middleware.Callbacks",
+            "dramatiq.middleware.Retries",
+            "django_dramatiq.middleware.DbConnectionsMiddleware",
+        ],
+    }
+DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
+TTMT_EMBEDDED_WORKER_THREADS = int(os.environ.get("TTMT_EMBEDDED_WORKER_THREADS", "4"))
+
 # --- invitations ---------------------------------------------------------------------------------
 TTMT_INVITATION_TTL_DAYS = int(os.environ.get("TTMT_INVITATION_TTL_DAYS", "7"))
 
@@ -228,6 +266,8 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "orgs.permissions.ROLE_CHOICES",
         "PresetRoleEnum": "orgs.permissions.PRESET_ROLE_CHOICES",
         "PermissionEnum": "orgs.permissions.PERMISSION_CHOICES",
+        "PlatformTypeEnum": "orgs.models.TradePlatform.TYPE_CHOICES",
+        "AccountTypeEnum": "execution.models.TradingAccount.TYPE_CHOICES",
     },
 }
 

@@ -66,7 +66,7 @@ from execution.gateways.simulated.state import (
     event_to_record,
     record_to_event,
 )
-from execution.gateways.simulated.store import InMemoryStateStore, SimStateStore, platform_scope
+from execution.gateways.simulated.store import InMemoryStateStore, SimStateStore
 
 T = TypeVar("T")
 CENT = Decimal("0.01")
@@ -203,8 +203,11 @@ class SimulatedEngine:
         leverage: int = 100,
         currency: str = "USD",
         platform: str = "mt5",
+        fault_group: str = "",
     ) -> SimAccountState:
-        """Create the account if it does not exist yet (an existing account is returned unchanged)."""
+        """Create the account if it does not exist yet (an existing account is returned unchanged).
+        ``fault_group`` names the platform-wide fault settings that apply ('platform:<group>'; default:
+        the platform type)."""
         if server not in self.catalogs:
             raise ValueError(f"unknown simulated server {server!r}; known: {sorted(self.catalogs)}")
         if platform not in ("mt4", "mt5"):
@@ -218,6 +221,7 @@ class SimulatedEngine:
                     account_key=account_key,
                     server=server,
                     platform=platform,
+                    fault_group=fault_group,
                     currency=currency,
                     leverage=int(leverage),
                     balance=Decimal(balance).quantize(CENT),
@@ -239,7 +243,8 @@ class SimulatedEngine:
         return self.call(account_key, "stream", op).unwrap()
 
     def get_faults(self, scope: str) -> FaultSettings:
-        """``scope``: 'platform:mt4', 'platform:mt5' or 'account:<key>'."""
+        """``scope``: 'platform:<fault group>' (by default the platform type: 'platform:mt5') or
+        'account:<key>'."""
         if scope.startswith("account:"):
             state = self.store.load(scope.removeprefix("account:"))
             if state is None:
@@ -276,7 +281,7 @@ class SimulatedEngine:
 
     def _latency(self, state: SimAccountState, kind: str) -> float:
         total = state.faults.latency_seconds if state.faults.applies(kind) else 0.0
-        platform = self.store.load_faults(platform_scope(state.platform))
+        platform = self.store.load_faults(state.fault_scope)
         if platform is not None and platform.applies(kind):
             total += platform.latency_seconds
         return total
@@ -388,7 +393,7 @@ class SimulatedEngine:
     # -- faults -----------------------------------------------------------------------------------
 
     def _consume_faults(self, state: SimAccountState, kind: str) -> GatewayError | str | None:
-        scope = platform_scope(state.platform)
+        scope = state.fault_scope
         platform = self.store.load_faults(scope)
         if platform is not None and platform.active:
             with self.store.faults_transaction(scope):

@@ -225,6 +225,13 @@ class SimAccountState:
     events: list[SimEventRecord] = field(default_factory=list)
     event_seq: int = 0
     version: int = 0  # bumped on every save
+    # Which platform-wide fault settings apply ('platform:<fault_group>'); defaults to the platform type,
+    # the product sets one group per trade platform.
+    fault_group: str = ""
+
+    @property
+    def fault_scope(self) -> str:
+        return f"platform:{self.fault_group or self.platform}"
 
     def ticket(self) -> str:
         value = self.next_ticket

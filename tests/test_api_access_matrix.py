@@ -13,11 +13,18 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from execution.services import symbol_override_set
 from orgs import permissions as perms
 from orgs.clients import client_create
 from orgs.platforms import manager_api_set, platform_create, report_db_set
 from orgs.services import invitation_create
-from tests.factories import UserFactory, add_member, basic_auth, organization_with_admin
+from tests.factories import (
+    UserFactory,
+    add_member,
+    basic_auth,
+    connected_simulated_account,
+    organization_with_admin,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +73,32 @@ EXPECTED = {
     ("client-detail", "GET"): ("manage_clients", None),
     ("client-detail", "DELETE"): ("manage_clients", None),
     ("client-rotate", "POST"): ("manage_clients", None),
+    ("account-list", "GET"): ("view_accounts", None),
+    ("account-list", "POST"): (
+        "manage_accounts",
+        {
+            "name": "A2",
+            "type": "demo",
+            "platform": "<platform>",
+            "login": "777",
+            "server": "SimBroker-Demo",
+            "password": "x",
+        },
+    ),
+    ("account-detail", "GET"): ("view_accounts", None),
+    ("account-detail", "PATCH"): ("manage_accounts", {"name": "Renamed"}),
+    ("account-detail", "DELETE"): ("manage_accounts", None),
+    ("account-reconnect", "POST"): ("manage_accounts", {"password": "x"}),
+    ("account-positions", "GET"): ("view_accounts", None),
+    ("account-orders", "GET"): ("view_accounts", None),
+    ("account-symbols", "GET"): ("view_accounts", None),
+    ("account-faults", "GET"): ("view_accounts", None),
+    ("account-faults", "PUT"): ("manage_accounts", {"latency_seconds": 0.5}),
+    ("symbol-map-list", "GET"): ("view_accounts", None),
+    ("symbol-map-list", "POST"): ("manage_accounts", {"alias": "GOLDY", "broker_symbol": "XAUUSD"}),
+    ("symbol-map-detail", "DELETE"): ("manage_accounts", None),
+    ("platform-faults-detail", "GET"): ("view_platforms", None),
+    ("platform-faults-detail", "PUT"): ("manage_platforms", {"disconnected": False}),
 }
 
 
@@ -98,7 +131,8 @@ SCOPE_FOR = {permission: scope for scope, permission in perms.SCOPES.items()}
 @pytest.fixture
 def world():
     """Two organizations, each with an administrator, a second member, an invitation, a platform
-    with both credential sets (pointing at a closed port), and an API client."""
+    with both credential sets (pointing at a closed port), an API client, and a connected simulated
+    account with a symbol override."""
     result = {"ids": {}}
     for key in ("target", "other"):
         admin = UserFactory()
@@ -120,6 +154,8 @@ def world():
         client, secret = client_create(
             organization=organization, created_by=admin, name="bot", scopes=sorted(perms.SCOPES)
         )
+        account = connected_simulated_account(organization)
+        override = symbol_override_set(account=account, alias="GOLDEN", broker_symbol="XAUUSD")
         result[key], result[f"{key}_admin"] = organization, admin
         result[f"{key}_client"] = basic_auth(client.client_id, secret)
         result["ids"][key] = {
@@ -127,6 +163,9 @@ def world():
             "invitation": invitation.pk,
             "platform": platform.pk,
             "client": client.pk,
+            "account": account.pk,
+            "sim_platform": account.platform_id,
+            "override": override.pk,
         }
     return result
 
@@ -134,6 +173,7 @@ def world():
 def url_for(name, organization, ids):
     base = f"/api/v1/orgs/{organization.slug}/"
     platform = base + f"platforms/{ids['platform']}/"
+    account = base + f"accounts/{ids['account']}/"
     return {
         "organization-detail": base,
         "member-list": base + "members/",
@@ -152,6 +192,16 @@ def url_for(name, organization, ids):
         "client-list": base + "clients/",
         "client-detail": base + f"clients/{ids['client']}/",
         "client-rotate": base + f"clients/{ids['client']}/rotate/",
+        "account-list": base + "accounts/",
+        "account-detail": account,
+        "account-reconnect": account + "reconnect/",
+        "account-positions": account + "positions/",
+        "account-orders": account + "orders/",
+        "account-symbols": account + "symbols/",
+        "account-faults": account + "faults/",
+        "symbol-map-list": account + "symbol-map/",
+        "symbol-map-detail": account + f"symbol-map/{ids['override']}/",
+        "platform-faults-detail": base + f"platform-faults/{ids['sim_platform']}/",
     }[name]
 
 
@@ -168,17 +218,16 @@ def snapshot():
     ]
 
 
-def call(api, method, url, body, auth=None):
+def call(api, method, url, body, auth=None, world=None):
     extra = {"HTTP_AUTHORIZATION": auth} if auth else {}
+    if body and body.get("platform") == "<platform>" and world is not None:
+        body = body | {"platform": world["ids"]["target"]["sim_platform"]}
     return getattr(api, method.lower())(url, body, format="json", **extra)
 
 
 CASES = sorted(EXPECTED)
-OBJECT_CASES = [
-    c
-    for c in CASES
-    if c[0] not in {"organization-detail", "member-list", "invitation-list", "platform-list", "client-list"}
-]
+# routes naming an object by id (a list route or the organization itself names none)
+OBJECT_CASES = [c for c in CASES if not c[0].endswith("-list") and c[0] != "organization-detail"]
 
 
 def target_url(world, name, ids_of="target"):
@@ -196,7 +245,7 @@ def test_a_caller_of_another_organization_gets_404_and_changes_nothing(api, worl
         auth = world["other_client"]
     before = snapshot()
 
-    response = call(api, method, target_url(world, name), body, auth)
+    response = call(api, method, target_url(world, name), body, auth, world=world)
 
     assert response.status_code == 404, response.content
     assert response.json()["error"]["code"] == "not_found"
@@ -209,7 +258,7 @@ def test_an_object_of_another_organization_is_404_under_ones_own_slug(api, world
     api.force_authenticate(world["target_admin"])
     before = snapshot()
 
-    response = call(api, method, target_url(world, name, ids_of="other"), body)
+    response = call(api, method, target_url(world, name, ids_of="other"), body, world=world)
 
     assert response.status_code == 404
     assert snapshot() == before
@@ -222,7 +271,7 @@ def test_a_member_without_the_permission_gets_403_and_changes_nothing(api, world
     api.force_authenticate(member)
     before = snapshot()
 
-    response = call(api, method, target_url(world, name), body)
+    response = call(api, method, target_url(world, name), body, world=world)
 
     assert response.status_code == 403, response.content
     assert needed in response.json()["error"]["message"]
@@ -238,7 +287,9 @@ def test_a_client_without_the_scope_gets_403_and_changes_nothing(api, world, nam
     )
     before = snapshot()
 
-    response = call(api, method, target_url(world, name), body, basic_auth(client.client_id, secret))
+    response = call(
+        api, method, target_url(world, name), body, basic_auth(client.client_id, secret), world=world
+    )
 
     assert response.status_code == 403, response.content
     assert snapshot() == before
@@ -254,7 +305,7 @@ def test_a_member_with_just_that_permission_gets_through(api, world, name, metho
     if body and "scopes" in body:
         body = body | {"scopes": []}
 
-    response = call(api, method, target_url(world, name), body)
+    response = call(api, method, target_url(world, name), body, world=world)
 
     assert response.status_code not in (401, 403, 404), response.content
 
@@ -269,7 +320,9 @@ def test_a_client_with_just_that_scope_gets_through(api, world, name, method):
         scopes=[SCOPE_FOR[needed]],
     )
 
-    response = call(api, method, target_url(world, name), body, basic_auth(client.client_id, secret))
+    response = call(
+        api, method, target_url(world, name), body, basic_auth(client.client_id, secret), world=world
+    )
 
     assert response.status_code not in (401, 403, 404), response.content
 
@@ -277,6 +330,6 @@ def test_a_client_with_just_that_scope_gets_through(api, world, name, method):
 def test_unauthenticated_gets_401_everywhere(api, world):
     for name, method in CASES:
         _, body = EXPECTED[(name, method)]
-        response = call(api, method, target_url(world, name), body)
+        response = call(api, method, target_url(world, name), body, world=world)
         assert response.status_code == 401, (name, method)
         assert response["WWW-Authenticate"].startswith("Basic")

@@ -1,0 +1,133 @@
+from rest_framework import serializers
+
+from execution.gateways.simulated.state import FAULT_OPERATIONS
+from execution.models import AccountSymbol, SymbolOverride, TradingAccount
+
+
+class TradingAccountSerializer(serializers.ModelSerializer):
+    """``password`` is the MetaTrader password: write-only, used once to set the connection up."""
+
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
+    platform_name = serializers.CharField(source="platform.name", read_only=True)
+    is_live = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = TradingAccount
+        fields = [
+            "id",
+            "name",
+            "type",
+            "is_live",
+            "platform",
+            "platform_name",
+            "login",
+            "server",
+            "password",
+            "connection_state",
+            "connection_error",
+            "state_changed_at",
+            "balance",
+            "equity",
+            "margin",
+            "free_margin",
+            "currency",
+            "leverage",
+            "figures_at",
+            "created_at",
+        ]
+        read_only_fields = [
+            "connection_state",
+            "connection_error",
+            "state_changed_at",
+            "balance",
+            "equity",
+            "margin",
+            "free_margin",
+            "currency",
+            "leverage",
+            "figures_at",
+            "created_at",
+        ]
+        extra_kwargs = {"type": {"default": TradingAccount.DEMO}}
+
+    def __init__(self, *args, organization=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if organization is not None:  # only this organization's platforms can be chosen
+            self.fields["platform"].queryset = organization.platforms.all()
+
+
+class AccountUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TradingAccount
+        fields = ["name", "type"]
+
+
+class ReconnectSerializer(serializers.Serializer):
+    password = serializers.CharField(trim_whitespace=False, max_length=128)
+
+
+class PositionSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    volume = serializers.DecimalField(max_digits=12, decimal_places=2)
+    open_price = serializers.DecimalField(max_digits=20, decimal_places=6)
+    current_price = serializers.DecimalField(max_digits=20, decimal_places=6)
+    sl = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    tp = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    profit = serializers.DecimalField(max_digits=20, decimal_places=2)
+    client_tag = serializers.CharField(allow_null=True)
+    opened_at = serializers.DateTimeField()
+
+
+class PendingOrderSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    symbol = serializers.CharField()
+    type = serializers.CharField()
+    volume = serializers.DecimalField(max_digits=12, decimal_places=2)
+    price = serializers.DecimalField(max_digits=20, decimal_places=6)
+    sl = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    tp = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    client_tag = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class AccountSymbolSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AccountSymbol
+        exclude = ["id", "account"]
+
+
+class SymbolOverrideSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SymbolOverride
+        fields = ["id", "alias", "broker_symbol"]
+
+
+class SymbolResolutionSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    broker_symbol = serializers.CharField()
+    canonical = serializers.CharField()
+    asset_class = serializers.CharField(allow_null=True)
+    matched_by = serializers.CharField()
+
+
+class FaultSettingsSerializer(serializers.Serializer):
+    """Simulated broker faults. ``scripted_errors``: the next calls fail with these codes in order
+    (MT5 codes such as 10004, 10024, or 'timeout', 'timeout_after', 'not_connected')."""
+
+    latency_seconds = serializers.FloatField(min_value=0, max_value=60, default=0)
+    scripted_errors = serializers.ListField(child=serializers.JSONField(), default=list, max_length=1000)
+    error_rate = serializers.FloatField(min_value=0, max_value=1, default=0)
+    error_rate_code = serializers.IntegerField(default=10024)
+    disconnected = serializers.BooleanField(default=False)
+    applies_to = serializers.ChoiceField(choices=FAULT_OPERATIONS, default="all")
+    retry_after_seconds = serializers.FloatField(min_value=0, allow_null=True, default=1.0)
+
+    def validate_scripted_errors(self, value):
+        for item in value:
+            if not (isinstance(item, int) or item in ("timeout", "timeout_after", "not_connected")):
+                raise serializers.ValidationError(
+                    f"{item!r}: give a numeric code or 'timeout', 'timeout_after', 'not_connected'."
+                )
+        return value
