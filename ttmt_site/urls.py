@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("orgs/<slug:slug>/accounts/", include("execution.urls")),
     path("orgs/", include("orgs.urls")),
     path("invitations/", include("orgs.invitation_urls")),
     path("api/v1/", include((api_v1, "api"))),
