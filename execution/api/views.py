@@ -1,6 +1,8 @@
 """Trading accounts over the API: connect, read figures, positions, orders, symbols, mappings, and
 the simulated broker's fault settings. Parse, check (by the base class), call one service."""
 
+from dataclasses import asdict
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -155,7 +157,7 @@ class SymbolMapViewSet(OrganizationScopedViewSet):
             resolution = services.symbol_resolve(account=self.account, name=name)
         except SymbolError as error:
             raise OrgError(str(error), field="symbol", code="unknown_symbol") from None
-        return Response(SymbolResolutionSerializer({"symbol": name, **resolution.__dict__}).data)
+        return Response(SymbolResolutionSerializer({"symbol": name, **asdict(resolution)}).data)
 
     def create(self, request, slug, account_id):
         serializer = SymbolOverrideSerializer(data=request.data)
