@@ -6,11 +6,18 @@ need the MetaApi master token in their environment; execution workers run withou
 
 import dramatiq
 
-from execution import services
+from execution import pipeline, services
 
 SETUP_QUEUE = "account_setup"
+EXECUTION_QUEUE = "execution"
 
 
 @dramatiq.actor(queue_name=SETUP_QUEUE, max_retries=3, min_backoff=2_000, time_limit=10 * 60_000)
 def setup_account(account_id: int) -> None:
     services.account_setup(account_id=account_id)
+
+
+@dramatiq.actor(queue_name=EXECUTION_QUEUE, max_retries=0, time_limit=2 * 3600_000)
+def execute_operation(operation_id: int) -> None:
+    """Run an operation through the pipeline (its retries happen inside, by its profile)."""
+    pipeline.run_operation(operation_id)

@@ -3,6 +3,11 @@ from django.contrib import admin
 from execution.models import (
     AccountCredential,
     AccountSymbol,
+    IdempotencyKey,
+    Operation,
+    OperationAttempt,
+    RiskSettings,
+    SafetyEvent,
     SimulatorDocument,
     SymbolOverride,
     TradingAccount,
@@ -89,3 +94,89 @@ class SimulatorDocumentAdmin(admin.ModelAdmin):
     @admin.display(description="Size (characters)")
     def size(self, obj: SimulatorDocument) -> int:
         return len(obj.document)
+
+
+@admin.register(RiskSettings)
+class RiskSettingsAdmin(admin.ModelAdmin):
+    list_display = ["account", "mode", "risk_level", "fixed_lots", "risk_percent", "asset_caps"]
+    list_filter = ["mode", "risk_level"]
+    search_fields = ["account__name", "account__login"]
+    list_select_related = ["account"]
+
+
+class OperationAttemptInline(admin.TabularInline):
+    model = OperationAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = [
+        "number",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "category",
+        "source",
+        "code",
+        "string_code",
+        "message",
+        "retry_in_ms",
+        "outcome_unknown",
+    ]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Operation)
+class OperationAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "account",
+        "state",
+        "priority",
+        "attempt_count",
+        "last_category",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["state", "kind", "priority", "last_category"]
+    search_fields = ["client_tag", "account__name", "account__login", "reason"]
+    list_select_related = ["account"]
+    readonly_fields = [field.name for field in Operation._meta.fields]
+    inlines = [OperationAttemptInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(OperationAttempt)
+class OperationAttemptAdmin(admin.ModelAdmin):
+    list_display = [
+        "operation",
+        "number",
+        "category",
+        "code",
+        "string_code",
+        "duration_ms",
+        "outcome_unknown",
+        "started_at",
+    ]
+    list_filter = ["category", "outcome_unknown"]
+    search_fields = ["operation__client_tag", "string_code", "message"]
+    list_select_related = ["operation"]
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = ["key", "organization", "response_status", "created_at"]
+    search_fields = ["key"]
+    list_select_related = ["organization"]
+    readonly_fields = ["organization", "key", "fingerprint", "response_status", "response_body", "created_at"]
+
+
+@admin.register(SafetyEvent)
+class SafetyEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "monitor", "account", "platform", "from_state", "to_state", "cause"]
+    list_filter = ["monitor", "to_state"]
+    search_fields = ["cause", "account__name", "platform__name"]
+    list_select_related = ["account", "platform"]

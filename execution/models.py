@@ -1,5 +1,7 @@
 """Trading accounts, what they connect with, their symbols, and the simulated broker's state."""
 
+from decimal import Decimal
+
 from django.db import models
 from django.utils import timezone
 
@@ -123,3 +125,155 @@ class SimulatorDocument(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class RiskSettings(models.Model):
+    """How an account sizes new orders: the volume a caller or signal proposes is never used."""
+
+    FIXED, RISK_PERCENT = "fixed", "risk_percent"
+    MODE_CHOICES = [(FIXED, "Fixed lots"), (RISK_PERCENT, "Risk % of balance")]
+    NORMAL, MID, HIGH = "normal", "mid", "high"
+    LEVEL_CHOICES = [
+        (NORMAL, "Normal (x1, cap 5 lots)"),
+        (MID, "Mid (x1.5, cap 7.5 lots)"),
+        (HIGH, "High (x2, cap 10 lots)"),
+    ]
+
+    account = models.OneToOneField(TradingAccount, on_delete=models.CASCADE, related_name="risk_settings")
+    mode = models.CharField(max_length=12, choices=MODE_CHOICES, default=FIXED)
+    risk_level = models.CharField(max_length=6, choices=LEVEL_CHOICES, default=NORMAL)
+    fixed_lots = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.01"))
+    risk_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("1.00"))
+    asset_caps = models.JSONField(
+        default=dict, blank=True, help_text='Lots by asset class, e.g. {"metals": "0.5"}'
+    )
+
+    class Meta:
+        verbose_name_plural = "risk settings"
+
+    def __str__(self) -> str:
+        return f"Risk settings of {self.account}"
+
+
+class Operation(models.Model):
+    """One broker operation, durable from acceptance to outcome; executed by the pipeline."""
+
+    ACCEPTED, RUNNING, WAITING, DONE, FAILED = "accepted", "running", "waiting", "done", "failed"
+    STATE_CHOICES = [
+        (ACCEPTED, "Accepted"),
+        (RUNNING, "Running"),
+        (WAITING, "Waiting"),
+        (DONE, "Done"),
+        (FAILED, "Failed"),
+    ]
+    TERMINAL = (DONE, FAILED)
+    KIND_CHOICES = [
+        (kind, kind.replace("_", " "))
+        for kind in (
+            "place_order",
+            "modify_sl",
+            "breakeven",
+            "modify_tp",
+            "modify_sltp",
+            "close_position",
+            "cancel_order",
+            "modify_order",
+            "query",
+        )
+    ]
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="operations")
+    account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="operations")
+    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
+    params = models.JSONField(default=dict)
+    priority = models.PositiveSmallIntegerField(help_text="0 high, 1 normal, 2 low")
+    client_tag = models.CharField(max_length=26, unique=True, editable=False)
+    state = models.CharField(max_length=10, choices=STATE_CHOICES, default=ACCEPTED)
+    reason = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    last_category = models.CharField(max_length=16, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Earliest next run (retry, pause)")
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker holds it until then")
+    deadline = models.DateTimeField(help_text="Fails with a reason if not done by then")
+    requested_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "updated_at"]), models.Index(fields=["account", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} on {self.account_id} ({self.state})"
+
+
+class OperationAttempt(models.Model):
+    """One call to the broker. An attempt without ``finished_at`` had an unknown outcome (the
+    worker died or the call timed out): the next run looks the client tag up before resending."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    category = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=12, blank=True)
+    code = models.IntegerField(null=True, blank=True)
+    string_code = models.CharField(max_length=64, blank=True)
+    message = models.TextField(blank=True)
+    retry_in_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome_unknown = models.BooleanField(
+        default=False, help_text="Sent, but whether the broker did it is unknown (timeout, crash)"
+    )
+
+    class Meta:
+        ordering = ["operation", "number"]
+        constraints = [models.UniqueConstraint(fields=["operation", "number"], name="attempt_number_unique")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.operation_id}"
+
+
+class IdempotencyKey(models.Model):
+    """The first response to an ``Idempotency-Key``: the same key and body get it again; the same
+    key with another body gets 409."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class SafetyEvent(models.Model):
+    """A recorded transition of the safety pause (per account) or the broker health monitor (per
+    platform), with time and cause."""
+
+    PAUSE, HEALTH = "pause", "health"
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="safety_events")
+    account = models.ForeignKey(
+        TradingAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="safety_events"
+    )
+    platform = models.ForeignKey(
+        TradePlatform, on_delete=models.CASCADE, null=True, blank=True, related_name="safety_events"
+    )
+    monitor = models.CharField(max_length=6, choices=[(PAUSE, "Safety pause"), (HEALTH, "Broker health")])
+    from_state = models.CharField(max_length=12)
+    to_state = models.CharField(max_length=12)
+    cause = models.TextField()
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.monitor}: {self.from_state} -> {self.to_state}"

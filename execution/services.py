@@ -8,6 +8,7 @@ figures and symbols through the gateway.
 
 import logging
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 
 from asgiref.sync import async_to_sync
 from django.db import IntegrityError, transaction
@@ -17,12 +18,16 @@ from execution import symbols as symbol_mapping
 from execution.gateway_factory import gateway_for, open_simulated_account, simulated_fault_group
 from execution.gateways.base import BrokerGateway, GatewayError
 from execution.gateways.simulated import FaultSettings, account_scope, platform_scope
-from execution.models import AccountCredential, AccountSymbol, SymbolOverride, TradingAccount
+from execution.models import AccountCredential, AccountSymbol, RiskSettings, SymbolOverride, TradingAccount
 from execution.simulator import SIMULATED_SERVERS, account_key, engine
 from orgs.models import Organization, TradePlatform
 from orgs.services import OrgError
 
 logger = logging.getLogger(__name__)
+
+# Saves name the fields they change: an actor's stale copy never overwrites a concurrent edit.
+STATE_FIELDS = ["connection_state", "connection_error", "state_changed_at"]
+FIGURE_FIELDS = ["balance", "equity", "margin", "free_margin", "currency", "leverage", "figures_at"]
 
 
 def _check_server(platform: TradePlatform, server: str) -> None:
@@ -75,7 +80,7 @@ def account_reconnect(*, account: TradingAccount, password: str) -> TradingAccou
         account = TradingAccount.objects.select_for_update().get(pk=account.pk)
         account.setup_password = password
         _set_state(account, TradingAccount.CONNECTING)
-        account.save()
+        account.save(update_fields=["setup_password", *STATE_FIELDS])
         transaction.on_commit(lambda: _enqueue_setup(account.pk))
     return account
 
@@ -102,8 +107,10 @@ def _enqueue_setup(account_id: int) -> None:
     setup_account.send(account_id)
 
 
-def suggested_account_type(organization: Organization) -> str:
-    """The first account an organization connects is suggested as Demo."""
+def suggested_account_type(organization: Organization) -> str | None:
+    """The first account an organization connects is suggested as Demo; later ones: no suggestion."""
+    if TradingAccount.objects.filter(organization=organization).exists():
+        return None
     return TradingAccount.DEMO
 
 
@@ -133,7 +140,7 @@ def account_setup(*, account_id: int) -> TradingAccount | None:
                 logger.warning("setup of account %s failed: %s", account.pk, error)
                 account.setup_password = None
                 _set_state(account, TradingAccount.ERROR, str(error))
-                account.save()
+                account.save(update_fields=["setup_password", *STATE_FIELDS])
                 return account
             account.setup_password = None
             account.save(update_fields=["setup_password", "broker_account_id"])
@@ -143,7 +150,7 @@ def account_setup(*, account_id: int) -> TradingAccount | None:
                 TradingAccount.ERROR,
                 "The connection setup was interrupted: reconnect with the MetaTrader password.",
             )
-            account.save(update_fields=["connection_state", "connection_error", "state_changed_at"])
+            account.save(update_fields=STATE_FIELDS)
             return account
     return account_sync(account=account)
 
@@ -173,7 +180,7 @@ def account_sync(*, account: TradingAccount) -> TradingAccount:
             TradingAccount.DISCONNECTED if error.source == "transport" else TradingAccount.ERROR,
             str(error),
         )
-        account.save(update_fields=["connection_state", "connection_error", "state_changed_at"])
+        account.save(update_fields=STATE_FIELDS)
         return account
     with transaction.atomic():
         account.balance, account.equity = info.balance, info.equity
@@ -181,7 +188,7 @@ def account_sync(*, account: TradingAccount) -> TradingAccount:
         account.currency, account.leverage = info.currency, info.leverage
         account.figures_at = timezone.now()
         _set_state(account, TradingAccount.CONNECTED)
-        account.save()
+        account.save(update_fields=[*FIGURE_FIELDS, *STATE_FIELDS])
         _store_symbols(account, specs)
     return account
 
@@ -312,3 +319,21 @@ def simulated_faults_set(
             "The account is not set up at the simulated broker yet.", code="not_configured"
         ) from None
     return faults
+
+
+def risk_settings_set(*, account: TradingAccount, **fields) -> RiskSettings:
+    """Save the account's risk settings; asset-class caps only ever lower the volume."""
+    caps = fields.get("asset_caps") or {}
+    try:
+        cleaned = {asset: str(Decimal(str(lots))) for asset, lots in caps.items()}
+    except (InvalidOperation, TypeError):
+        raise OrgError(
+            'Asset caps are lots by asset class, e.g. {"metals": "0.5"}.', field="asset_caps"
+        ) from None
+    unknown = set(cleaned) - {asset.value for asset in symbol_mapping.AssetClass}
+    if unknown:
+        raise OrgError(f"Unknown asset classes: {', '.join(sorted(unknown))}.", field="asset_caps")
+    settings_row, _ = RiskSettings.objects.update_or_create(
+        account=account, defaults={**fields, "asset_caps": cleaned}
+    )
+    return settings_row

@@ -52,12 +52,14 @@ def connected_simulated_account(
     server: str = "SimBroker-Demo",
     type: str = "demo",
     platform_servers: list[str] | None = None,
+    platform=None,
 ):
-    """A trading account on a new simulated platform, set up as the setup actor would."""
+    """A trading account on a simulated platform (a new one unless given), set up as the setup
+    actor would."""
     from execution.services import account_connect, account_setup
     from orgs.platforms import platform_create
 
-    platform = platform_create(
+    platform = platform or platform_create(
         organization=organization,
         name=f"Simulated {server} {login}",
         type="mt5",

@@ -13,6 +13,7 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from execution.operations import order_place
 from execution.services import symbol_override_set
 from orgs import permissions as perms
 from orgs.clients import client_create
@@ -91,6 +92,15 @@ EXPECTED = {
     ("account-reconnect", "POST"): ("manage_accounts", {"password": "x"}),
     ("account-positions", "GET"): ("view_accounts", None),
     ("account-orders", "GET"): ("view_accounts", None),
+    ("account-orders", "POST"): ("trade", {"symbol": "eurusd", "side": "buy", "sl": "1.0"}),
+    ("account-cancel-order", "DELETE"): ("trade", None),
+    ("account-modify-position", "PATCH"): ("trade", {"sl": "1.0"}),
+    ("account-close-position", "POST"): ("trade", {"volume": "0.01"}),
+    ("account-safety", "GET"): ("view_operations", None),
+    ("account-risk-settings", "GET"): ("view_accounts", None),
+    ("account-risk-settings", "PUT"): ("manage_accounts", {"mode": "fixed", "fixed_lots": "0.1"}),
+    ("operation-list", "GET"): ("view_operations", None),
+    ("operation-detail", "GET"): ("view_operations", None),
     ("account-symbols", "GET"): ("view_accounts", None),
     ("account-faults", "GET"): ("view_accounts", None),
     ("account-faults", "PUT"): ("manage_accounts", {"latency_seconds": 0.5}),
@@ -156,6 +166,7 @@ def world():
         )
         account = connected_simulated_account(organization)
         override = symbol_override_set(account=account, alias="GOLDEN", broker_symbol="XAUUSD")
+        operation = order_place(account=account, symbol="EURUSD", side="buy", type="market")
         result[key], result[f"{key}_admin"] = organization, admin
         result[f"{key}_client"] = basic_auth(client.client_id, secret)
         result["ids"][key] = {
@@ -166,6 +177,7 @@ def world():
             "account": account.pk,
             "sim_platform": account.platform_id,
             "override": override.pk,
+            "operation": operation.pk,
         }
     return result
 
@@ -197,6 +209,13 @@ def url_for(name, organization, ids):
         "account-reconnect": account + "reconnect/",
         "account-positions": account + "positions/",
         "account-orders": account + "orders/",
+        "account-cancel-order": account + "orders/777/",
+        "account-modify-position": account + "positions/888/",
+        "account-close-position": account + "positions/888/close/",
+        "account-safety": account + "safety/",
+        "account-risk-settings": account + "risk-settings/",
+        "operation-list": account + "operations/",
+        "operation-detail": account + f"operations/{ids['operation']}/",
         "account-symbols": account + "symbols/",
         "account-faults": account + "faults/",
         "symbol-map-list": account + "symbol-map/",

@@ -106,7 +106,12 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (web, in-process workers) share the file: wait for the lock, don't fail.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # IMMEDIATE: a transaction takes the write lock at BEGIN, so two threads never deadlock
+    # upgrading read locks (which SQLite answers with "database is locked" at once).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
+    # Tests too use a file (an in-memory database shares its cache between threads and fails on
+    # lock conflicts instead of waiting).
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -209,6 +214,21 @@ TTMT_SIMULATOR_BALANCE = {"demo": 10000, "live": 10000, "prop": 100000}
 # MetaApi: the master token is read ONLY by the setup (provisioning) path, from the environment.
 TTMT_METAAPI_DOMAIN = os.environ.get("TTMT_METAAPI_DOMAIN", "agiliumtrade.agiliumtrade.ai")
 TTMT_METAAPI_TOKEN_VALIDITY_HOURS = int(os.environ.get("TTMT_METAAPI_TOKEN_VALIDITY_HOURS", "168"))
+
+# Execution safety: the seed's numbers are the defaults; each can be overridden here.
+TTMT_SAFETY = {
+    "pause": {"failure_threshold": 5, "permanent_threshold": 2, "cooldown": 30.0, "successes_to_resume": 2,
+              "test_slots": 1},
+    "health": {"failure_threshold": 3, "window": 10.0, "pause_duration": 60.0},
+    "speed": {"max_in_flight": 5, "min_gap": 0.2},
+    "retry": {},  # e.g. {"breakeven": {"initial_delay": 0.2, "max_delay": 2.0, "max_retries": 5}}
+}
+TTMT_SAFETY_PREFIX = os.environ.get("TTMT_SAFETY_PREFIX", "ttmt:safety:")
+# How long an accepted operation may take before it fails with a reason (seconds), by priority:
+# protective operations (close, breakeven, stop loss) wait out a pause; new orders go stale fast.
+TTMT_OPERATION_DEADLINE = {"high": 3600, "normal": 60, "low": 60}
+TTMT_BROKER_CALL_TIMEOUT = float(os.environ.get("TTMT_BROKER_CALL_TIMEOUT", "15"))
+TTMT_INLINE_WAIT_MAX = 2.0  # waits up to this long happen inside the actor; longer ones re-enqueue
 
 # Dramatiq: Redis when REDIS_URL is set (several worker processes); otherwise the embedded default,
 # an in-process broker whose worker threads run inside the server process.

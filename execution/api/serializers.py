@@ -1,7 +1,16 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from execution.gateways.simulated.state import FAULT_OPERATIONS
-from execution.models import AccountSymbol, SymbolOverride, TradingAccount
+from execution.models import (
+    AccountSymbol,
+    Operation,
+    OperationAttempt,
+    RiskSettings,
+    SymbolOverride,
+    TradingAccount,
+)
 
 
 class TradingAccountSerializer(serializers.ModelSerializer):
@@ -131,3 +140,100 @@ class FaultSettingsSerializer(serializers.Serializer):
                     f"{item!r}: give a numeric code or 'timeout', 'timeout_after', 'not_connected'."
                 )
         return value
+
+
+class OrderPlaceSerializer(serializers.Serializer):
+    """A new order. Its volume comes from the account's risk settings: a proposed volume is ignored."""
+
+    symbol = serializers.CharField(max_length=40, help_text="As a person writes it: EURUSD, gold, US30...")
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+    type = serializers.ChoiceField(choices=["market", "limit", "stop"], default="market")
+    price = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    tp = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+
+
+class PositionModifySerializer(serializers.Serializer):
+    """Give ``sl`` and/or ``tp`` (null removes the level; an omitted one is kept), or ``breakeven``."""
+
+    sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    tp = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    breakeven = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if not attrs.get("breakeven") and "sl" not in attrs and "tp" not in attrs:
+            raise serializers.ValidationError("Give sl, tp, or breakeven.")
+        if attrs.get("breakeven") and "sl" in attrs:
+            raise serializers.ValidationError({"sl": ["Give either sl or breakeven, not both."]})
+        return attrs
+
+
+class PositionCloseSerializer(serializers.Serializer):
+    volume = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.01"),
+        help_text="Lots to close; omitted: all",
+    )
+
+
+class OperationAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OperationAttempt
+        exclude = ["id", "operation"]
+
+
+class OperationSerializer(serializers.ModelSerializer):
+    attempts = OperationAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Operation
+        fields = [
+            "id",
+            "account",
+            "kind",
+            "state",
+            "priority",
+            "params",
+            "client_tag",
+            "reason",
+            "result",
+            "attempt_count",
+            "last_category",
+            "not_before",
+            "deadline",
+            "requested_by",
+            "created_at",
+            "finished_at",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+
+class RiskSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RiskSettings
+        fields = ["mode", "risk_level", "fixed_lots", "risk_percent", "asset_caps"]
+
+
+class SafetyEventSerializer(serializers.Serializer):
+    monitor = serializers.CharField()
+    from_state = serializers.CharField()
+    to_state = serializers.CharField()
+    cause = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class SafetyStatusSerializer(serializers.Serializer):
+    pause_state = serializers.CharField(help_text="trading, paused or testing")
+    consecutive_failures = serializers.IntegerField()
+    consecutive_permanent = serializers.IntegerField()
+    seconds_to_test = serializers.FloatField(allow_null=True)
+    tests_in_flight = serializers.IntegerField()
+    broker_health = serializers.CharField(help_text="healthy or paused (the whole platform)")
+    broker_health_seconds_remaining = serializers.FloatField(allow_null=True)
+    in_flight = serializers.IntegerField()
+    queue_depth = serializers.DictField(child=serializers.IntegerField(), help_text="by priority")
+    recent_events = SafetyEventSerializer(many=True)

@@ -9,14 +9,20 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
-from execution import selectors, services
+from execution import operations, selectors, services
 from execution.api.serializers import (
     AccountSymbolSerializer,
     AccountUpdateSerializer,
     FaultSettingsSerializer,
+    OperationSerializer,
+    OrderPlaceSerializer,
     PendingOrderSerializer,
+    PositionCloseSerializer,
+    PositionModifySerializer,
     PositionSerializer,
     ReconnectSerializer,
+    RiskSettingsSerializer,
+    SafetyStatusSerializer,
     SymbolOverrideSerializer,
     SymbolResolutionSerializer,
     TradingAccountSerializer,
@@ -26,6 +32,13 @@ from execution.symbols import SymbolError
 from orgs.api.base import OrganizationScopedViewSet
 from orgs.selectors import platforms_for
 from orgs.services import OrgError
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Same key and body: the first response again. Same key, other body: 409.",
+)
 
 
 class BrokerUnavailable(APIException):
@@ -44,7 +57,14 @@ class TradingAccountViewSet(OrganizationScopedViewSet):
         "destroy": "manage_accounts",
         "reconnect": "manage_accounts",
         "positions": "view_accounts",
-        "orders": "view_accounts",
+        "orders:GET": "view_accounts",
+        "orders:POST": "trade",
+        "cancel_order": "trade",
+        "modify_position": "trade",
+        "close_position": "trade",
+        "safety": "view_operations",
+        "risk_settings:GET": "view_accounts",
+        "risk_settings:PUT": "manage_accounts",
         "symbols": "view_accounts",
         "faults:GET": "view_accounts",
         "faults:PUT": "manage_accounts",
@@ -100,10 +120,91 @@ class TradingAccountViewSet(OrganizationScopedViewSet):
     def positions(self, request, slug, pk):
         return Response(PositionSerializer(self._read_broker(selectors.broker_positions), many=True).data)
 
-    @extend_schema(responses=PendingOrderSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(
+        methods=["GET"],
+        responses=PendingOrderSerializer(many=True),
+        description="Pending orders at the broker.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=OrderPlaceSerializer,
+        responses={202: OperationSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        description="Place a market, limit or stop order (202: the operation the safety pipeline runs).",
+    )
+    @action(detail=True, methods=["get", "post"])
     def orders(self, request, slug, pk):
-        return Response(PendingOrderSerializer(self._read_broker(selectors.broker_orders), many=True).data)
+        if request.method == "GET":
+            return Response(
+                PendingOrderSerializer(self._read_broker(selectors.broker_orders), many=True).data
+            )
+        return self._trade(request, OrderPlaceSerializer, operations.order_place)
+
+    @extend_schema(request=None, responses={202: OperationSerializer}, parameters=[IDEMPOTENCY_KEY])
+    @action(detail=True, methods=["delete"], url_path="orders/<str:order_id>")
+    def cancel_order(self, request, slug, pk, order_id):
+        return self._trade(request, None, operations.order_cancel, order_id=order_id)
+
+    @extend_schema(
+        request=PositionModifySerializer, responses={202: OperationSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
+    @action(detail=True, methods=["patch"], url_path="positions/<str:position_id>")
+    def modify_position(self, request, slug, pk, position_id):
+        return self._trade(
+            request, PositionModifySerializer, operations.position_modify, position_id=position_id
+        )
+
+    @extend_schema(
+        request=PositionCloseSerializer, responses={202: OperationSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
+    @action(detail=True, methods=["post"], url_path="positions/<str:position_id>/close")
+    def close_position(self, request, slug, pk, position_id):
+        return self._trade(
+            request, PositionCloseSerializer, operations.position_close, position_id=position_id
+        )
+
+    def _trade(self, request, serializer_class, submit, **target) -> Response:
+        """Parse, then submit once per Idempotency-Key: a retried request never doubles an order."""
+        account = self.get_object()
+        data = {}
+        if serializer_class is not None:
+            serializer = serializer_class(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+
+        def produce():
+            operation = submit(account=account, requested_by=str(request.user), **target, **data)
+            return status.HTTP_202_ACCEPTED, OperationSerializer(operation).data
+
+        fingerprint = operations.request_fingerprint(
+            method=request.method, path=request.path, body=request.data if serializer_class else {}
+        )
+        code, body = operations.idempotent(
+            organization=self.organization,
+            key=request.headers.get("Idempotency-Key"),
+            fingerprint=fingerprint,
+            produce=produce,
+        )
+        return Response(body, status=code)
+
+    @extend_schema(responses=SafetyStatusSerializer)
+    @action(detail=True, methods=["get"])
+    def safety(self, request, slug, pk):
+        return Response(SafetyStatusSerializer(selectors.account_safety(self.get_object())).data)
+
+    @extend_schema(request=RiskSettingsSerializer, responses=RiskSettingsSerializer)
+    @action(detail=True, methods=["get", "put"], url_path="risk-settings")
+    def risk_settings(self, request, slug, pk):
+        account = self.get_object()
+        if request.method == "PUT":
+            serializer = RiskSettingsSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            return Response(
+                RiskSettingsSerializer(
+                    services.risk_settings_set(account=account, **serializer.validated_data)
+                ).data
+            )
+        return Response(RiskSettingsSerializer(selectors.risk_settings(account)).data)
 
     @extend_schema(responses=AccountSymbolSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -185,3 +286,25 @@ class PlatformFaultsViewSet(OrganizationScopedViewSet):
 
     def update(self, request, slug, pk):
         return _faults(request, platform=self.get_object())
+
+
+class OperationViewSet(OrganizationScopedViewSet):
+    """An account's broker operations: state, attempts (timing, codes, category) and reason."""
+
+    serializer_class = OperationSerializer
+    lookup_value_converter = "int"
+    required_permissions = {"list": "view_operations", "retrieve": "view_operations"}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.account = selectors.account_in(self.organization, kwargs["account_id"])
+
+    def get_queryset(self):
+        return selectors.operations_of(self.account)
+
+    def list(self, request, slug, account_id):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, slug, account_id, pk):
+        return Response(self.get_serializer(self.get_object()).data)

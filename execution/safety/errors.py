@@ -9,7 +9,10 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from execution.gateways.base import GatewayError
 
 logger = logging.getLogger(__name__)
 
@@ -236,3 +239,9 @@ def classify(*, source: Source, code: int | str) -> Classification:
         return Classification(source, key, Category.UNKNOWN, f"unrecognised {source} code {code!r}", True)
     category, label = entry
     return Classification(source, key, category, label)
+
+
+def classify_gateway_error(error: "GatewayError") -> Classification:
+    """Classify what a gateway raised: its numeric code when it has one, else its string code."""
+    code = error.code if error.code is not None else (error.string_code or "")
+    return classify(source=error.source, code=code)

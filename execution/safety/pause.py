@@ -158,6 +158,16 @@ class SafetyPause:
 
         return tuple(self._run(permit.account_id, step)[1])
 
+    def release(self, permit: Permit) -> None:
+        """Hand a permit back unused (the operation never reached the broker): nothing is counted."""
+        if permit.slot is None:
+            return
+
+        def step(doc: _Doc, now: float, made: list[Transition]) -> None:
+            doc.slots.pop(permit.slot, None)
+
+        self._run(permit.account_id, step)
+
     def status(self, account_id: str) -> PauseStatus:
         def step(doc: _Doc, now: float, made: list[Transition]) -> PauseStatus:
             until = doc.paused_until if doc.state == PauseState.PAUSED else None

@@ -20,6 +20,8 @@ class ServiceRefused(exceptions.ValidationError):
     (400 by default; 403 for a grant beyond one's own permissions, 409 for missing setup)."""
 
     STATUS_BY_CODE = {
+        "idempotency_conflict": status.HTTP_409_CONFLICT,
+        "not_connected": status.HTTP_409_CONFLICT,
         "permission_denied": status.HTTP_403_FORBIDDEN,
         "not_configured": status.HTTP_409_CONFLICT,
     }

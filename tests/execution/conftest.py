@@ -22,6 +22,13 @@ def worker(stub_broker):
     worker.start()
     yield worker
     worker.stop()
+    # A delayed message the worker was holding (e.g. an operation waiting out a pause) is dropped
+    # with it but still counted as unfinished by its queue: reset, or the next test's join hangs.
+    stub_broker.flush_all()
+    for queue in stub_broker.queues.values():
+        with queue.mutex:
+            queue.unfinished_tasks = 0
+            queue.all_tasks_done.notify_all()
 
 
 @pytest.fixture
@@ -42,3 +49,23 @@ def _fresh_engine():
     engine.cache_clear()
     yield
     engine.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_safety(settings):
+    """Fresh in-memory safety state per test, with retry delays short enough not to slow tests."""
+    from execution.safety.runtime import safety
+
+    settings.TTMT_SAFETY = {
+        **settings.TTMT_SAFETY,
+        "retry": {
+            "order_placement": {"initial_delay": 0.01, "max_delay": 0.05},
+            "position_close": {"initial_delay": 0.01, "max_delay": 0.05},
+            "breakeven": {"initial_delay": 0.01, "max_delay": 0.05},
+            "tp_modification": {"initial_delay": 0.01, "max_delay": 0.05},
+            "order_cancel": {"initial_delay": 0.01, "max_delay": 0.05},
+        },
+    }
+    safety.cache_clear()
+    yield
+    safety.cache_clear()
