@@ -1,6 +1,9 @@
-"""The embedded default's in-process workers: one Dramatiq worker over the in-process broker."""
+"""The embedded default's in-process workers: one Dramatiq worker over the in-process broker,
+and the operation sweeper as a thread."""
 
 import logging
+import threading
+import time
 
 import dramatiq
 from django.conf import settings
@@ -20,4 +23,16 @@ def start_embedded_workers() -> Worker:
             logger.info("embedded worker consumes queue %s", queue)
         _worker = Worker(broker, worker_threads=settings.TTMT_EMBEDDED_WORKER_THREADS)
         _worker.start()
+        threading.Thread(target=_sweep_forever, name="ttmt-sweeper", daemon=True).start()
     return _worker
+
+
+def _sweep_forever(every: float = 10.0) -> None:
+    from execution.sweeper import sweep
+
+    while True:
+        time.sleep(every)
+        try:
+            sweep()
+        except Exception:  # keep sweeping: one failed pass (e.g. a locked database) is not fatal
+            logger.exception("operation sweep failed")

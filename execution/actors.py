@@ -7,6 +7,7 @@ need the MetaApi master token in their environment; execution workers run withou
 import dramatiq
 
 from execution import pipeline, services
+from execution.crashpoints import crash_point
 
 SETUP_QUEUE = "account_setup"
 EXECUTION_QUEUE = "execution"
@@ -21,3 +22,4 @@ def setup_account(account_id: int) -> None:
 def execute_operation(operation_id: int) -> None:
     """Run an operation through the pipeline (its retries happen inside, by its profile)."""
     pipeline.run_operation(operation_id)
+    crash_point("before_ack")

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from execution.crashpoints import crash_point
 from execution.gateway_factory import gateway_for
 from execution.gateways.base import BrokerGateway, GatewayError, OrderKind, OrderRequest, Side, TradeResult
 from execution.models import AccountSymbol, Operation, OperationAttempt, RiskSettings
@@ -162,8 +163,10 @@ class _Run:
         Operation.objects.filter(pk=self.op.pk).update(attempt_count=number)
         self.op.attempt_count = number
         started = time.perf_counter()
+        crash_point("before_send")
         try:
             result = async_to_sync(self._call)(gateway)
+            crash_point("after_send")
         except Rejected as rejection:
             self.safety.pause.release(permit)
             self._close_attempt(attempt, started, category="rejected", message=str(rejection))

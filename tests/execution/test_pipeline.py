@@ -264,3 +264,31 @@ def test_operations_and_safety_are_visible_in_the_api(api, admin_user, account, 
     status = api.get(orders_url(account) + "safety/").json()
     assert status == status | {"pause_state": "trading", "broker_health": "healthy", "in_flight": 0}
     assert set(status["queue_depth"]) == {"high", "normal", "low"}
+
+
+def test_the_sweeper_re_enqueues_an_operation_whose_message_was_lost(account, run_queued):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from execution.sweeper import sweep
+
+    operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()  # done: nothing to sweep
+    lost = Operation.objects.create(
+        organization=account.organization,
+        account=account,
+        kind="place_order",
+        params=operation.params,
+        priority=1,
+        client_tag="ttmt-lost-message",
+        deadline=timezone.now() + timedelta(minutes=5),
+    )
+    Operation.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+
+    assert sweep() == [lost.pk]
+    run_queued()
+    lost.refresh_from_db()
+    assert lost.state == "done", lost.reason
+    assert sweep() == []
+    assert len(broker_positions(account)) == 2
