@@ -6,7 +6,7 @@ need the MetaApi master token in their environment; execution workers run withou
 
 import dramatiq
 
-from execution import pipeline, services
+from execution import pipeline, provisioning, services
 from execution.crashpoints import crash_point
 
 SETUP_QUEUE = "account_setup"
@@ -23,3 +23,9 @@ def execute_operation(operation_id: int) -> None:
     """Run an operation through the pipeline (its retries happen inside, by its profile)."""
     pipeline.run_operation(operation_id)
     crash_point("before_ack")
+
+
+@dramatiq.actor(queue_name=SETUP_QUEUE, max_retries=0, time_limit=30 * 60_000)
+def refresh_credentials() -> None:
+    """Narrow fresh tokens before the current ones expire (send it periodically, e.g. hourly)."""
+    provisioning.refresh_expiring_credentials()

@@ -50,11 +50,13 @@ def gateway_for(account: TradingAccount) -> BrokerGateway:
         )
     if account.platform.api == TradePlatform.METAAPI:
         from execution.gateways.metaapi import MetaApiGateway
+        from execution.provisioning import api_factory
 
         return MetaApiGateway(
-            token=account.credential.token,
+            token=account.credential.token,  # narrowed to this account; never the master token
             account_id=account.broker_account_id,
             platform=account.platform.type,
             domain=settings.TTMT_METAAPI_DOMAIN,
+            api_factory=api_factory(),
         )
     raise ValueError(f"no gateway for api {account.platform.api!r}")

@@ -214,6 +214,7 @@ TTMT_SIMULATOR_BALANCE = {"demo": 10000, "live": 10000, "prop": 100000}
 # MetaApi: the master token is read ONLY by the setup (provisioning) path, from the environment.
 TTMT_METAAPI_DOMAIN = os.environ.get("TTMT_METAAPI_DOMAIN", "agiliumtrade.agiliumtrade.ai")
 TTMT_METAAPI_TOKEN_VALIDITY_HOURS = int(os.environ.get("TTMT_METAAPI_TOKEN_VALIDITY_HOURS", "168"))
+TTMT_METAAPI_API_FACTORY = ""  # dotted path of a stand-in for the SDK's MetaApi (tests); empty: the real SDK
 
 # Execution safety: the seed's numbers are the defaults; each can be overridden here.
 TTMT_SAFETY = {

@@ -1,0 +1,152 @@
+"""Connecting an account on a MetaApi platform, with stand-ins at the SDK boundary: the setup path
+uses the master token once; the execution path only ever holds the narrowed per-account token."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from execution.gateway_factory import gateway_for
+from execution.gateways.simulated import InMemoryStateStore, SimulatedEngine
+from execution.models import AccountCredential, AccountSymbol, TradingAccount
+from execution.provisioning import refresh_expiring_credentials
+from execution.services import account_connect, account_setup
+from orgs.platforms import platform_create
+from tests.execution.gateways.metaapi.fakes import MASTER_TOKEN, FakeCloud
+
+pytestmark = pytest.mark.django_db
+
+CLOUD: FakeCloud | None = None
+MT_PASSWORD = "Mt-Pa55word-metaapi"
+
+
+def cloud_factory(token, options):
+    """The SDK's MetaApi, played by the stand-in cloud of the current test."""
+    return CLOUD.factory(token, options)
+
+
+@pytest.fixture
+def cloud(settings, monkeypatch):
+    global CLOUD
+    CLOUD = FakeCloud(SimulatedEngine(InMemoryStateStore(), seed=7), clock=timezone.now)
+    settings.TTMT_METAAPI_API_FACTORY = f"{__name__}.cloud_factory"
+    monkeypatch.setenv("TTMT_METAAPI_TOKEN", MASTER_TOKEN)
+    yield CLOUD
+    CLOUD = None
+
+
+@pytest.fixture
+def metaapi_platform(organization):
+    return platform_create(
+        organization=organization,
+        name="Broker via MetaApi",
+        type="mt5",
+        api="metaapi",
+        servers=["SimBroker-Demo"],
+    )
+
+
+def every_stored_value() -> str:
+    chunks = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            chunks.extend(repr(row) for row in cursor.fetchall())
+    return "\n".join(chunks)
+
+
+def test_setup_provisions_narrows_and_stores_only_the_account_token(organization, metaapi_platform, cloud):
+    account = account_connect(
+        organization=organization,
+        platform=metaapi_platform,
+        name="Live 1",
+        type="live",
+        login="5012345",
+        server="SimBroker-Demo",
+        password=MT_PASSWORD,
+    )
+    account = account_setup(account_id=account.pk)
+
+    assert account.connection_state == TradingAccount.CONNECTED, account.connection_error
+    assert account.broker_account_id in cloud.accounts
+    credential = AccountCredential.objects.get(account=account)
+    assert cloud.tokens[credential.token] == account.broker_account_id  # narrowed to this one account
+    assert credential.expires_at > timezone.now() + timedelta(hours=100)
+    assert AccountSymbol.objects.filter(account=account, name="EURUSD").exists()
+    assert account.balance is not None
+
+    (created,) = cloud.created
+    assert created["password"] == MT_PASSWORD  # used once, at MetaApi
+    dump = every_stored_value()
+    for secret in (MT_PASSWORD, MASTER_TOKEN, credential.token):
+        assert secret not in dump  # password gone, master token never stored, account token encrypted
+
+
+def test_the_execution_path_never_receives_the_master_token(organization, metaapi_platform, cloud):
+    account = account_connect(
+        organization=organization,
+        platform=metaapi_platform,
+        name="Live 1",
+        type="live",
+        login="5012345",
+        server="SimBroker-Demo",
+        password=MT_PASSWORD,
+    )
+    account = account_setup(account_id=account.pk)
+    cloud.apis.clear()
+
+    gateway = gateway_for(account)
+    from asgiref.sync import async_to_sync
+
+    async def read():
+        await gateway.connect()
+        try:
+            return await gateway.account_information()
+        finally:
+            await gateway.disconnect()
+
+    assert async_to_sync(read)().balance == account.balance
+    assert cloud.tokens_seen and MASTER_TOKEN not in cloud.tokens_seen
+
+
+def test_a_worker_without_the_master_token_fails_the_setup_with_a_reason(
+    organization, metaapi_platform, cloud, monkeypatch
+):
+    monkeypatch.delenv("TTMT_METAAPI_TOKEN")
+    account = account_connect(
+        organization=organization,
+        platform=metaapi_platform,
+        name="Live 1",
+        type="live",
+        login="5012345",
+        server="SimBroker-Demo",
+        password=MT_PASSWORD,
+    )
+    account = account_setup(account_id=account.pk)
+    assert account.connection_state == TradingAccount.ERROR
+    assert "TTMT_METAAPI_TOKEN" in account.connection_error
+    assert account.setup_password is None  # not kept, whatever the outcome
+
+
+def test_expiring_credentials_are_refreshed(organization, metaapi_platform, cloud):
+    account = account_connect(
+        organization=organization,
+        platform=metaapi_platform,
+        name="Live 1",
+        type="live",
+        login="5012345",
+        server="SimBroker-Demo",
+        password=MT_PASSWORD,
+    )
+    account = account_setup(account_id=account.pk)
+    credential = AccountCredential.objects.get(account=account)
+    old_token = credential.token
+    AccountCredential.objects.filter(pk=credential.pk).update(expires_at=timezone.now() + timedelta(hours=2))
+
+    assert refresh_expiring_credentials() == [account.pk]
+    credential.refresh_from_db()
+    assert credential.token != old_token
+    assert cloud.tokens[credential.token] == account.broker_account_id
+    assert credential.expires_at > timezone.now() + timedelta(hours=100)
+    assert refresh_expiring_credentials() == []
