@@ -28,11 +28,11 @@ def start_embedded_workers() -> Worker:
 
 
 def _sweep_forever(every: float = 10.0) -> None:
-    from execution.sweeper import sweep
+    from execution.sweeper import housekeeping
 
     while True:
         time.sleep(every)
         try:
-            sweep()
+            housekeeping()
         except Exception:  # keep sweeping: one failed pass (e.g. a locked database) is not fatal
             logger.exception("operation sweep failed")

@@ -6,6 +6,7 @@ sweeper finds such operations by their durable state and enqueues them again; th
 makes a duplicate message harmless.
 """
 
+import time
 from datetime import timedelta
 
 from django.db.models import Q
@@ -15,6 +16,8 @@ from execution import pipeline
 from execution.models import Operation
 
 STUCK_AFTER = timedelta(seconds=30)
+CREDENTIAL_REFRESH_EVERY = 3600.0
+_last_refresh = 0.0
 
 
 def sweep() -> list[int]:
@@ -29,3 +32,15 @@ def sweep() -> list[int]:
     for operation_id in ids:
         pipeline.enqueue(operation_id)
     return ids
+
+
+def housekeeping() -> None:
+    """One pass of the periodic work: sweep stuck operations; hourly, ask for expiring MetaApi
+    credentials to be refreshed (on the setup queue, where the master token is)."""
+    global _last_refresh
+    sweep()
+    if time.monotonic() - _last_refresh >= CREDENTIAL_REFRESH_EVERY:
+        from execution.actors import refresh_credentials
+
+        refresh_credentials.send()
+        _last_refresh = time.monotonic()

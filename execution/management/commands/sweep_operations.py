@@ -1,10 +1,12 @@
-"""Re-enqueue operations stuck past their deadline for a message (run it every few seconds)."""
+"""Periodic housekeeping for production: re-enqueue operations whose message was lost, and hourly
+ask for expiring MetaApi credentials to be refreshed. Run it as one long-lived process:
+``manage.py sweep_operations --every 10``."""
 
 import time
 
 from django.core.management.base import BaseCommand
 
-from execution.sweeper import sweep
+from execution.sweeper import housekeeping, sweep
 
 
 class Command(BaseCommand):
@@ -14,10 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--every", type=float, help="keep sweeping, every this many seconds")
 
     def handle(self, *args, every=None, **options):
-        while True:
+        if every is None:
             swept = sweep()
-            if swept:
-                self.stdout.write(f"re-enqueued {len(swept)} operations: {swept[:20]}")
-            if every is None:
-                return
+            self.stdout.write(f"re-enqueued {len(swept)} operations: {swept[:20]}")
+            return
+        while True:
+            housekeeping()
             time.sleep(every)
