@@ -218,8 +218,13 @@ TTMT_METAAPI_API_FACTORY = ""  # dotted path of a stand-in for the SDK's MetaApi
 
 # Execution safety: the seed's numbers are the defaults; each can be overridden here.
 TTMT_SAFETY = {
-    "pause": {"failure_threshold": 5, "permanent_threshold": 2, "cooldown": 30.0, "successes_to_resume": 2,
-              "test_slots": 1},
+    "pause": {
+        "failure_threshold": 5,
+        "permanent_threshold": 2,
+        "cooldown": 30.0,
+        "successes_to_resume": 2,
+        "test_slots": 1,
+    },
     "health": {"failure_threshold": 3, "window": 10.0, "pause_duration": 60.0},
     "speed": {"max_in_flight": 5, "min_gap": 0.2},
     "retry": {},  # e.g. {"breakeven": {"initial_delay": 0.2, "max_delay": 2.0, "max_retries": 5}}
