@@ -4,7 +4,6 @@ uses the master token once; the execution path only ever holds the narrowed per-
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from execution.gateway_factory import gateway_for
@@ -14,6 +13,7 @@ from execution.provisioning import refresh_expiring_credentials
 from execution.services import account_connect, account_setup
 from orgs.platforms import platform_create
 from tests.execution.gateways.metaapi.fakes import MASTER_TOKEN, FakeCloud
+from tests.stored import every_stored_value
 
 pytestmark = pytest.mark.django_db
 
@@ -45,15 +45,6 @@ def metaapi_platform(organization):
         api="metaapi",
         servers=["SimBroker-Demo"],
     )
-
-
-def every_stored_value() -> str:
-    chunks = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
-            chunks.extend(repr(row) for row in cursor.fetchall())
-    return "\n".join(chunks)
 
 
 def test_setup_provisions_narrows_and_stores_only_the_account_token(organization, metaapi_platform, cloud):

@@ -3,12 +3,12 @@
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
-from django.db import connection
 
 from core.encryption import DecryptionFailed
 from orgs.clients import client_create
 from orgs.models import ManagerApiCredentials, ReportDbCredentials
 from orgs.platforms import manager_api_set, platform_create, report_db_set
+from tests.stored import every_stored_value
 
 pytestmark = pytest.mark.django_db
 
@@ -33,16 +33,6 @@ def platform(admin_user, organization):
         password=REPORT_PASSWORD,
     )
     return platform
-
-
-def every_stored_value() -> str:
-    """Every column of every table, as the database holds it."""
-    chunks = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
-            chunks.extend(repr(row) for row in cursor.fetchall())
-    return "\n".join(chunks)
 
 
 def test_no_plaintext_secret_anywhere_in_the_database(admin_user, organization, platform):

@@ -51,69 +51,16 @@ from execution.gateways.base import (
 )
 from execution.gateways.metaapi import convert
 from execution.gateways.metaapi.sdk import SynchronizationListener
+from execution.gateways.streams import EventStream
 
 logger = logging.getLogger(__name__)
 
-_CLOSED = object()
 ZERO = Decimal(0)
 
 
 # --------------------------------------------------------------------------------------------------
 # Subscriptions
 # --------------------------------------------------------------------------------------------------
-
-
-class EventStream:
-    """One subscription: an async iterator that ends after the gateway's ``disconnect()``.
-
-    A slow consumer loses the oldest events beyond ``max_queue`` (counted in ``dropped``)."""
-
-    def __init__(self, hub: EventHub, max_queue: int) -> None:
-        self._hub = hub
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._max_queue = max_queue
-        self._closed = False
-        self.dropped = 0
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> GatewayEvent:
-        if self._closed and self._queue.empty():
-            raise StopAsyncIteration
-        item = await self._queue.get()
-        if item is _CLOSED:
-            self._closed = True
-            raise StopAsyncIteration
-        return item
-
-    def drain(self) -> list[GatewayEvent]:
-        """The events already waiting, without blocking."""
-        items = []
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is _CLOSED:
-                self._closed = True
-                break
-            items.append(item)
-        return items
-
-    def _put(self, event: GatewayEvent) -> None:
-        if self._closed:
-            return
-        if self._queue.qsize() >= self._max_queue:
-            self._queue.get_nowait()
-            self.dropped += 1
-        self._queue.put_nowait(event)
-
-    def _finish(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._queue.put_nowait(_CLOSED)
-
-    async def aclose(self) -> None:
-        self._hub.streams.discard(self)
-        self._finish()
 
 
 class EventHub:
@@ -124,20 +71,20 @@ class EventHub:
         self.streams: set[EventStream] = set()
 
     def open(self, *, active: bool) -> EventStream:
-        stream = EventStream(self, self.max_queue)
+        stream = EventStream(self.max_queue, on_close=self.streams.discard)
         if active:
             self.streams.add(stream)
         else:
-            stream._finish()
+            stream.finish()
         return stream
 
     def publish(self, event: GatewayEvent) -> None:
         for stream in list(self.streams):
-            stream._put(event)
+            stream.put(event)
 
     def finish_all(self) -> None:
         for stream in list(self.streams):
-            stream._finish()
+            stream.finish()
         self.streams.clear()
 
 

@@ -29,6 +29,7 @@ from execution.gateways.base import (
     TradeResult,
 )
 from execution.gateways.simulated.engine import CallOutcome, Operation, SimulatedEngine, not_connected_error
+from execution.gateways.streams import EventStream
 
 logger = logging.getLogger(__name__)
 
@@ -36,61 +37,9 @@ T = TypeVar("T")
 RunSync = Callable[[Callable[[], Any]], Awaitable[Any]]
 Sleep = Callable[[float], Awaitable[Any]]
 
-_CLOSED = object()
-
 
 async def run_inline(function: Callable[[], T]) -> T:
     return function()
-
-
-class EventStream:
-    """An async iterator over one subscription. Ends after the gateway's ``disconnect()``."""
-
-    def __init__(self, gateway: SimulatedGateway, max_queue: int) -> None:
-        self._gateway = gateway
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._max_queue = max_queue
-        self._closed = False
-        self.dropped = 0
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> GatewayEvent:
-        if self._closed and self._queue.empty():
-            raise StopAsyncIteration
-        item = await self._queue.get()
-        if item is _CLOSED:
-            self._closed = True
-            raise StopAsyncIteration
-        return item
-
-    def drain(self) -> list[GatewayEvent]:
-        """The events already waiting, without blocking."""
-        items = []
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is _CLOSED:
-                self._closed = True
-                break
-            items.append(item)
-        return items
-
-    def _put(self, event: GatewayEvent) -> None:
-        if self._closed:
-            return
-        if self._queue.qsize() >= self._max_queue:  # a slow consumer loses the oldest events
-            self._queue.get_nowait()
-            self.dropped += 1
-        self._queue.put_nowait(event)
-
-    def _finish(self) -> None:
-        if not self._closed:
-            self._queue.put_nowait(_CLOSED)
-
-    async def aclose(self) -> None:
-        self._gateway._streams.discard(self)
-        self._finish()
 
 
 class SimulatedGateway(BrokerGateway):
@@ -150,7 +99,7 @@ class SimulatedGateway(BrokerGateway):
 
     def _publish(self, event: GatewayEvent) -> None:
         for stream in list(self._streams):
-            stream._put(event)
+            stream.put(event)
 
     async def _engine(self, function: Callable[[], T]) -> T:
         try:
@@ -227,7 +176,7 @@ class SimulatedGateway(BrokerGateway):
             self._link_up = False
             self._publish(ConnectionDown(time=self.engine.clock(), reason="client"))
         for stream in list(self._streams):
-            stream._finish()
+            stream.finish()
         self._streams.clear()
 
     # -- queries ----------------------------------------------------------------------------------
@@ -308,9 +257,9 @@ class SimulatedGateway(BrokerGateway):
         self._subscribed.update(symbols)
 
     def events(self) -> EventStream:
-        stream = EventStream(self, self._max_queue)
+        stream = EventStream(self._max_queue, on_close=self._streams.discard)
         if not self._connected:
-            stream._finish()
+            stream.finish()
         else:
             self._streams.add(stream)
         return stream
