@@ -4,7 +4,7 @@ the simulated broker's fault settings. Parse, check (by the base class), call on
 from dataclasses import asdict
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -46,7 +46,7 @@ class BrokerUnavailable(APIException):
     default_code = "broker_unavailable"
 
 
-class TradingAccountViewSet(OrganizationScopedViewSet):
+class TradingAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     serializer_class = TradingAccountSerializer
     lookup_value_converter = "int"
     required_permissions = {
@@ -75,13 +75,6 @@ class TradingAccountViewSet(OrganizationScopedViewSet):
 
     def get_serializer(self, *args, **kwargs):
         return TradingAccountSerializer(*args, organization=getattr(self, "organization", None), **kwargs)
-
-    def list(self, request, slug):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    def retrieve(self, request, slug, pk):
-        return Response(self.get_serializer(self.get_object()).data)
 
     def create(self, request, slug):
         serializer = self.get_serializer(data=request.data)
@@ -288,7 +281,7 @@ class PlatformFaultsViewSet(OrganizationScopedViewSet):
         return _faults(request, platform=self.get_object())
 
 
-class OperationViewSet(OrganizationScopedViewSet):
+class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     """An account's broker operations: state, attempts (timing, codes, category) and reason."""
 
     serializer_class = OperationSerializer
@@ -301,10 +294,3 @@ class OperationViewSet(OrganizationScopedViewSet):
 
     def get_queryset(self):
         return selectors.operations_of(self.account)
-
-    def list(self, request, slug, account_id):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    def retrieve(self, request, slug, account_id, pk):
-        return Response(self.get_serializer(self.get_object()).data)

@@ -3,7 +3,7 @@
 from dataclasses import asdict
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -42,7 +42,7 @@ def _page_response(page: report_db.Page, serializer_class) -> Response:
     )
 
 
-class TradePlatformViewSet(OrganizationScopedViewSet):
+class TradePlatformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     serializer_class = TradePlatformSerializer
     lookup_value_converter = "int"
     required_permissions = {
@@ -66,13 +66,6 @@ class TradePlatformViewSet(OrganizationScopedViewSet):
 
     def get_queryset(self):
         return selectors.platforms_for(self.organization)
-
-    def list(self, request, slug):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    def retrieve(self, request, slug, pk):
-        return Response(self.get_serializer(self.get_object()).data)
 
     def create(self, request, slug):
         serializer = self.get_serializer(data=request.data)
@@ -168,7 +161,7 @@ class TradePlatformViewSet(OrganizationScopedViewSet):
         )
 
 
-class ApiClientViewSet(OrganizationScopedViewSet):
+class ApiClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     serializer_class = ApiClientSerializer
     lookup_value_converter = "int"
     required_permissions = {
@@ -181,13 +174,6 @@ class ApiClientViewSet(OrganizationScopedViewSet):
 
     def get_queryset(self):
         return selectors.api_clients_for(self.organization)
-
-    def list(self, request, slug):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    def retrieve(self, request, slug, pk):
-        return Response(self.get_serializer(self.get_object()).data)
 
     @staticmethod
     def _with_secret(client, secret) -> dict:
