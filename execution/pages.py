@@ -151,6 +151,14 @@ class AccountDetailView(AccountPageView):
             "fault_form": fault_form or FaultSettingsForm(initial=FaultSettingsForm.initial_for(faults)),
         }
 
+    def _safety(self, account) -> dict:
+        if "view_operations" not in self.caller_permissions:
+            return {"safety": None}
+        return {
+            "safety": selectors.account_safety(account),
+            "operations": selectors.operations_of(account)[:20],
+        }
+
     def render_detail(
         self,
         request,
@@ -175,6 +183,7 @@ class AccountDetailView(AccountPageView):
             **self._broker_reads(account),
             **self._resolution(request, account),
             **self._faults(account, fault_form),
+            **self._safety(account),
         )
         return self.page(request, "execution/account_detail.html", context, status=status)
 

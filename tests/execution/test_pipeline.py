@@ -292,3 +292,17 @@ def test_the_sweeper_re_enqueues_an_operation_whose_message_was_lost(account, ru
     assert lost.state == "done", lost.reason
     assert sweep() == []
     assert len(broker_positions(account)) == 2
+
+
+def test_the_account_page_shows_the_safety_state_and_operations(client, admin_user, account, run_queued):
+    simulated_faults_set(account=account, scripted_errors=[10019, 10019])
+    for _ in range(2):
+        order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+        run_queued()
+    client.force_login(admin_user)
+
+    page = client.get(f"/orgs/{account.organization.slug}/accounts/{account.pk}/").content.decode()
+
+    assert 'data-testid="pause-state">paused' in page
+    assert "2 consecutive permanent failures" in page
+    assert page.count("<td>failed</td>") == 2  # both orders, in the recent operations
