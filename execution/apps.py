@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ExecutionConfig(AppConfig):
     name = "execution"
     verbose_name = "Execution"
+
+    def ready(self) -> None:
+        from execution import live
+
+        live.connect_signals()  # live dashboard pushes: operations, accounts, safety events, kicks

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from execution import live
 from execution.crashpoints import crash_point
 from execution.gateway_factory import gateway_for
 from execution.gateways.base import BrokerGateway, GatewayError, OrderKind, OrderRequest, Side, TradeResult
@@ -162,6 +163,7 @@ class _Run:
         attempt = OperationAttempt.objects.create(operation=self.op, number=number)
         Operation.objects.filter(pk=self.op.pk).update(attempt_count=number)
         self.op.attempt_count = number
+        live.attempt_started(self.op, attempt)
         started = time.perf_counter()
         crash_point("before_send")
         try:
@@ -229,6 +231,7 @@ class _Run:
             attempt.code, attempt.string_code, attempt.message = code, string_code, message
         attempt.retry_in_ms = None if retry_in is None else int(retry_in * 1000)
         attempt.save()
+        live.attempt_finished(attempt)
 
     # -- the broker calls -------------------------------------------------------------------------
     async def _call(self, gateway: BrokerGateway) -> dict:
@@ -403,6 +406,7 @@ class _Run:
         Operation.objects.filter(pk=self.op.pk).update(**fields)
         for name, value in fields.items():
             setattr(self.op, name, value)
+        live.operation_changed(self.op)
 
 
 def _dec(value) -> Decimal | None:

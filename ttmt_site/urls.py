@@ -3,6 +3,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from execution.dashboard import DashboardView
+
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
@@ -15,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("orgs/<slug:slug>/live/", DashboardView.as_view(), name="dashboard"),
     path("orgs/<slug:slug>/accounts/", include("execution.urls")),
     path("orgs/", include("orgs.urls")),
     path("invitations/", include("orgs.invitation_urls")),
