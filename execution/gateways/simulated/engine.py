@@ -395,7 +395,11 @@ class SimulatedEngine:
     def _consume_faults(self, state: SimAccountState, kind: str) -> GatewayError | str | None:
         scope = state.fault_scope
         platform = self.store.load_faults(scope)
-        if platform is not None and platform.active:
+        if platform is not None and platform.disconnected:
+            return self._draw_fault(platform, state.platform, kind)
+        # Only drawing a scripted code or a random failure changes the platform's settings: only then
+        # lock them (a latency-only fault must not serialize every call on the platform).
+        if platform is not None and (platform.scripted_errors or platform.error_rate):
             with self.store.faults_transaction(scope):
                 platform = self.store.load_faults(scope) or FaultSettings()
                 before = platform.to_json()

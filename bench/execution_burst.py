@@ -1,0 +1,879 @@
+"""Benchmark: a burst of order operations across N simulated accounts, through the real pipeline.
+
+Run it (one command; PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 must be up):
+
+    .venv/bin/python bench/execution_burst.py --accounts 1 100 1000 --orders-per-account 5 5 1
+
+What it does, for each N:
+
+* Production topology: a fresh PostgreSQL database (dropped and re-created, migrated with
+  ``manage.py migrate`` in a subprocess), the Redis Dramatiq broker on a dedicated Redis db with its
+  own safety-state prefix, and 2 worker PROCESSES started here with
+  ``manage.py rundramatiq --processes 2 --threads 8 --queues execution`` (``DJANGO_DEBUG=0``,
+  ``DATABASE_CONN_MAX_AGE=60``), stopped at the end with SIGTERM (``--pid-file``).
+* Setup: one organization and one simulated platform per N, N accounts created and set up with the
+  product's services (``account_connect`` + ``account_setup``, as ``tests/factories`` does), in 2
+  forked setup processes; then a platform-wide simulated latency of 20 ms
+  (``simulated_faults_set(platform=..., latency_seconds=0.02, applies_to="all")``).
+* Burst: K market BUY orders of BTCUSD per account accepted here through
+  ``execution.operations.order_place`` (round-robin: order 1 of every account, then order 2, ...),
+  then the database is polled until every operation is done or failed.
+  Throughput = finished / (last finished_at - first created_at); latency = first attempt's
+  ``started_at`` - operation ``created_at`` (accepted -> gateway session starts), p50/p99.
+  Failures and duplicates (positions at the simulated broker vs. done operations, by client tag).
+* The limit, in the same run: a bare asyncio loop in this process (no ORM: ``SimulatedEngine`` over
+  ``InMemoryStateStore``, ``SimulatedGateway(run_sync=run_inline)``) doing the same gateway calls
+  per order as the pipeline (connect, price, place_order, disconnect) with the same 20 ms latency,
+  under the same per-account bounds (<= 5 in flight, >= 200 ms between starts), every order accepted
+  at t0. Ratio = pipeline throughput / limit throughput.
+
+Then, workers stopped: the cost of one operation run serially here (wall, CPU, queries; the simulated
+broker's share). Results: a table on stdout and ``bench/results/execution_burst-<date>.json``.
+See bench/README.md for the options and the figures measured on this machine.
+``--orders-per-account`` takes one value for all N or one value per N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import multiprocessing
+import os
+import platform as platform_module
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ttmt_bench_exec"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
+SAFETY_PREFIX = "ttmt:bench:safety:"
+DRAMATIQ_NAMESPACE = "dramatiq"  # the RedisBroker's default key prefix
+SERVER = "SimBroker-Demo"
+SYMBOL = "BTCUSD"  # crypto sessions: the market is open any day
+
+
+# ------------------------------------------------------------------------------------------------
+# Environment, database, Redis, workers
+# ------------------------------------------------------------------------------------------------
+
+
+def bench_environment(database_url: str, redis_url: str) -> dict[str, str]:
+    """The production-like environment of this process and of the workers (set before Django loads)."""
+    from cryptography.fernet import Fernet
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DATABASE_CONN_MAX_AGE="60",
+        TTMT_SAFETY_PREFIX=SAFETY_PREFIX,
+        DJANGO_SETTINGS_MODULE="ttmt_site.settings",
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="bench-only-" + os.urandom(24).hex(),
+        TTMT_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        TTMT_LOG_LEVEL="WARNING",
+        PATH=f"{Path(PYTHON).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    return env
+
+
+def recreate_database(database_url: str, env: dict[str, str]) -> float:
+    """Drop and create the benchmark database, then migrate it in a subprocess. Returns seconds."""
+    import psycopg
+    from psycopg import sql
+
+    started = time.perf_counter()
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    return time.perf_counter() - started
+
+
+def redis_client(redis_url: str):
+    import redis
+
+    return redis.Redis.from_url(redis_url)
+
+
+def flush_owned_keys(redis_url: str) -> int:
+    """Delete only this benchmark's keys (Dramatiq's namespace and the bench safety prefix) in its db."""
+    client = redis_client(redis_url)
+    deleted = 0
+    for pattern in (f"{DRAMATIQ_NAMESPACE}:*", f"{SAFETY_PREFIX}*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        for start in range(0, len(keys), 500):
+            deleted += client.delete(*keys[start : start + 500])
+    return deleted
+
+
+class Workers:
+    """``manage.py rundramatiq --processes 2 --threads 8 --queues execution``, started and stopped here."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, processes: int, threads: int) -> None:
+        self.env, self.processes, self.threads = env, processes, threads
+        self.pid_file = workdir / "dramatiq.pid"
+        self.log_file = workdir / "dramatiq.log"
+        self.command = [
+            PYTHON,
+            "manage.py",
+            "rundramatiq",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+            "--queues",
+            "execution",
+            "--pid-file",
+            str(self.pid_file),
+            "--log-file",
+            str(self.log_file),
+        ]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - our own fixed command
+            self.command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.log_file.with_suffix(".stderr"), "w"),  # noqa: SIM115
+        )
+
+    def master_pid(self) -> int:
+        return int(self.pid_file.read_text().strip())
+
+    def wait_ready(self, redis_url: str, own_broker_id: str, timeout: float = 60.0) -> list[str]:
+        """Wait until ``processes`` worker processes heartbeat on the Redis broker; their broker ids."""
+        client = redis_client(redis_url)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the workers exited with {self.proc.returncode}; see {self.log_file}")
+            now_ms = time.time() * 1000
+            beats = client.zrangebyscore(f"{DRAMATIQ_NAMESPACE}:__heartbeats__", now_ms - 10_000, "+inf")
+            ids = sorted(b.decode() for b in beats if b.decode() != own_broker_id)
+            if self.pid_file.exists() and len(ids) >= self.processes:
+                return ids
+            time.sleep(0.2)
+        raise RuntimeError(f"the workers did not report on the Redis broker in {timeout:.0f} s")
+
+    def describe(self) -> dict:
+        """The master and its worker processes as ``ps`` shows them."""
+        master = self.master_pid()
+        out = subprocess.run(  # noqa: S603
+            ["/usr/bin/ps", "-o", "pid=,ppid=,rss=,args=", "--ppid", str(master), "-p", str(master)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        rows = [line.split(None, 3) for line in out.strip().splitlines()]
+        children = [r for r in rows if int(r[1]) == master]
+        return {
+            "master_pid": master,
+            "worker_pids": [int(r[0]) for r in children],
+            "worker_process_count": len(children),
+            "ps": [" ".join(r) for r in rows],
+        }
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        pid = self.master_pid() if self.pid_file.exists() else self.proc.pid
+        os.kill(pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(pid, signal.SIGKILL)
+            return self.proc.wait(10)
+
+
+# ------------------------------------------------------------------------------------------------
+# CPU accounting (read-only look at /proc: where the machine's CPU went during a burst)
+# ------------------------------------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _pid_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return 0.0
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_snapshot(worker_pids: list[int]) -> dict:
+    """Cumulative CPU seconds: the whole machine (busy), this process, the workers, PostgreSQL, Redis
+    (per process id, so that a process that exits between two snapshots cannot make a delta negative)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return {
+        "machine_busy": (sum(fields[:8]) - idle) / TICK,
+        "wall": time.monotonic(),
+        "bench_process": time.process_time(),
+        "workers": {pid: _pid_cpu(pid) for pid in worker_pids},
+        "postgresql": {pid: _pid_cpu(pid) for pid in _pids_named("postgres")},
+        "redis": {pid: _pid_cpu(pid) for pid in _pids_named("redis-server")},
+    }
+
+
+def machine_busy_cores(window: float = 3.0) -> float:
+    def busy_total() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return sum(fields[:8]) - fields[3] - fields[4], sum(fields[:8])
+
+    busy0, _ = busy_total()
+    time.sleep(window)
+    busy1, _ = busy_total()
+    return (busy1 - busy0) / TICK / window
+
+
+def wait_for_quiet_machine(max_wait: float, threshold: float) -> dict:
+    """On a shared machine: wait (at most ``max_wait`` s) until other work uses <= ``threshold`` cores."""
+    started = time.monotonic()
+    busy = machine_busy_cores()
+    while busy > threshold and time.monotonic() - started < max_wait:
+        busy = machine_busy_cores()
+    return {"busy_cores_before": round(busy, 2), "waited_s": round(time.monotonic() - started, 1)}
+
+
+def cpu_delta(before: dict, after: dict) -> dict[str, float]:
+    """CPU used between two snapshots. PostgreSQL backends that exited in between are not counted."""
+    delta: dict[str, float] = {}
+    for key, value in after.items():
+        if isinstance(value, dict):
+            delta[key] = sum(max(0.0, cpu - before[key].get(pid, 0.0)) for pid, cpu in value.items())
+        else:
+            delta[key] = value - before[key]
+    wall = delta.pop("wall")
+    ours = delta["bench_process"] + delta["workers"] + delta["postgresql"] + delta["redis"]
+    delta["other_processes"] = max(0.0, delta["machine_busy"] - ours)
+    result = {f"{key}_cpu_s": round(value, 2) for key, value in delta.items()}
+    result["wall_s"] = round(wall, 2)
+    result["machine_busy_cores"] = round(delta["machine_busy"] / wall, 2) if wall else None
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# Statistics
+# ------------------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (q in [0, 100])."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Setup: N connected simulated accounts through the product's services
+# ------------------------------------------------------------------------------------------------
+
+
+def _setup_chunk(organization_id: int, platform_id: int, logins: list[int]) -> list[int]:
+    """In a forked setup process: connect and set up accounts as the setup actor would."""
+    from django.db import connections
+
+    from execution.services import account_connect, account_setup
+    from orgs.models import Organization, TradePlatform
+
+    connections.close_all()  # never share the parent's connection
+    organization = Organization.objects.get(pk=organization_id)
+    platform = TradePlatform.objects.get(pk=platform_id)
+    ids = []
+    for login in logins:
+        account = account_connect(
+            organization=organization,
+            platform=platform,
+            name=f"Bench {login}",
+            type="demo",
+            login=str(login),
+            server=SERVER,
+            password="mt-password",
+        )
+        account = account_setup(account_id=account.pk)
+        if account.connection_state != account.CONNECTED:
+            raise RuntimeError(
+                f"account {account.pk} is {account.connection_state}: {account.connection_error}"
+            )
+        ids.append(account.pk)
+    connections.close_all()
+    return ids
+
+
+def setup_accounts(n: int, label: str, setup_processes: int, redis_url: str) -> tuple[object, list, dict]:
+    from django.db import connections
+
+    from accounts.models import User
+    from execution.models import TradingAccount
+    from orgs.platforms import platform_create
+    from orgs.services import organization_create
+
+    started = time.perf_counter()
+    user = User.objects.create_user(f"bench-{label}@example.com", os.urandom(16).hex())
+    organization = organization_create(creator=user, name=f"Bench {label}")
+    platform = platform_create(
+        organization=organization,
+        name=f"Simulated bench {label}",
+        type="mt5",
+        api="simulated",
+        servers=[SERVER],
+    )
+    logins = list(range(100_000, 100_000 + n))
+    workers = max(1, min(setup_processes, n))
+    chunks = [logins[i::workers] for i in range(workers)]
+    connections.close_all()
+    if workers == 1:
+        _setup_chunk(organization.pk, platform.pk, logins)
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            list(pool.map(_setup_chunk, [organization.pk] * workers, [platform.pk] * workers, chunks))
+    setup_seconds = time.perf_counter() - started
+    # account_connect enqueued setup messages on the (unconsumed) account_setup queue: we ran the
+    # setup ourselves, so drop them (our Redis db only).
+    client = redis_client(redis_url)
+    client.delete(f"{DRAMATIQ_NAMESPACE}:account_setup", f"{DRAMATIQ_NAMESPACE}:account_setup.msgs")
+    accounts = list(
+        TradingAccount.objects.select_related("platform").filter(platform=platform).order_by("pk")
+    )
+    assert len(accounts) == n and all(a.connection_state == a.CONNECTED for a in accounts)
+    return platform, accounts, {"setup_seconds": round(setup_seconds, 2), "setup_processes": workers}
+
+
+# ------------------------------------------------------------------------------------------------
+# The pipeline burst
+# ------------------------------------------------------------------------------------------------
+
+
+def pipeline_burst(platform, accounts: list, orders_per_account: int, wait_timeout: float) -> dict:
+    from django.db.models import Count
+
+    from execution.models import Operation, OperationAttempt
+    from execution.operations import order_place
+    from execution.simulator import account_key, engine
+
+    # Accept: round-robin over accounts, in this process (``order_place`` commits and enqueues).
+    accept_started = time.time()
+    for _ in range(orders_per_account):
+        for account in accounts:
+            order_place(account=account, symbol=SYMBOL, side="buy", type="market", requested_by="bench")
+    accept_seconds = time.time() - accept_started
+    total = len(accounts) * orders_per_account
+
+    ops = Operation.objects.filter(account__platform=platform)
+    deadline = time.monotonic() + wait_timeout
+    while True:
+        finished = ops.filter(state__in=Operation.TERMINAL).count()
+        if finished >= total or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+
+    rows = list(ops.values("id", "account_id", "client_tag", "state", "reason", "created_at", "finished_at"))
+    first_attempts = dict(
+        OperationAttempt.objects.filter(operation__account__platform=platform, number=1).values_list(
+            "operation_id", "started_at"
+        )
+    )
+    durations = [
+        d / 1000
+        for d in OperationAttempt.objects.filter(operation__account__platform=platform).values_list(
+            "duration_ms", flat=True
+        )
+        if d is not None
+    ]
+    attempts_total = OperationAttempt.objects.filter(operation__account__platform=platform).count()
+    terminal = [r for r in rows if r["state"] in Operation.TERMINAL]
+    failed = [r for r in rows if r["state"] == Operation.FAILED]
+    first_accept = min(r["created_at"] for r in rows)
+    last_finish = max((r["finished_at"] for r in terminal), default=None)
+    span = (last_finish - first_accept).total_seconds() if last_finish else None
+    latencies = [
+        (first_attempts[r["id"]] - r["created_at"]).total_seconds() for r in rows if r["id"] in first_attempts
+    ]
+    accepted_to_finished = [
+        (r["finished_at"] - r["created_at"]).total_seconds() for r in terminal if r["finished_at"]
+    ]
+
+    # Duplicates: every position at the simulated broker must belong to exactly one done operation.
+    done_tags_by_account: dict[int, set[str]] = {}
+    for r in rows:
+        if r["state"] == Operation.DONE:
+            done_tags_by_account.setdefault(r["account_id"], set()).add(r["client_tag"])
+    extra_positions = missing_positions = accounts_mismatched = positions_total = 0
+    for account in accounts:
+        state = engine().load_account(account_key(account.pk))
+        tags = [p.client_tag for p in state.positions]
+        positions_total += len(tags)
+        expected = done_tags_by_account.get(account.pk, set())
+        extra = len(tags) - len(set(tags)) + len(set(tags) - expected)
+        missing = len(expected - set(tags))
+        extra_positions += extra
+        missing_positions += missing
+        accounts_mismatched += bool(extra or missing or len(tags) != orders_per_account)
+
+    per_account = Counter(ops.values("account_id").annotate(n=Count("id")).values_list("n", flat=True))
+    return {
+        "operations": total,
+        "accept_seconds": round(accept_seconds, 2),
+        "accept_rate_ops_s": round(total / accept_seconds, 1),
+        "finished": len(terminal),
+        "done": len(terminal) - len(failed),
+        "failures": len(failed),
+        "failure_reasons": dict(Counter(r["reason"][:120] for r in failed).most_common(5)),
+        "unfinished": total - len(terminal),
+        "attempts": attempts_total,
+        "span_seconds": round(span, 3) if span else None,
+        "throughput_ops_s": round(len(terminal) / span, 2) if span else None,
+        "throughput_done_ops_s": round((len(terminal) - len(failed)) / span, 2) if span else None,
+        "latency_p50_ms": ms(percentile(latencies, 50)),
+        "latency_p99_ms": ms(percentile(latencies, 99)),
+        "latency_max_ms": ms(max(latencies, default=None)),
+        "accepted_to_finished_p50_ms": ms(percentile(accepted_to_finished, 50)),
+        "accepted_to_finished_p99_ms": ms(percentile(accepted_to_finished, 99)),
+        "gateway_session_p50_ms": ms(percentile(durations, 50)),
+        "gateway_session_p99_ms": ms(percentile(durations, 99)),
+        "positions_at_broker": positions_total,
+        "duplicates": extra_positions,
+        "missing_positions": missing_positions,
+        "accounts_with_positions_not_equal_orders": accounts_mismatched,
+        "operations_per_account": dict(per_account),
+    }
+
+
+def operation_cost(accounts: list, count: int) -> dict:
+    """One operation at a time, in this process, workers stopped: wall, CPU and queries of accepting
+    (``order_place``) and of running (``pipeline.run_operation``), and the simulated broker's share
+    (``SimulatedEngine.call``/``open_account``, whose state store is the database)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from execution import pipeline
+    from execution.gateways.simulated.engine import SimulatedEngine
+    from execution.operations import order_place
+
+    simulator = {"cpu": 0.0, "wall": 0.0, "queries": 0, "calls": 0}
+
+    def timed(original):
+        def wrapper(self, *args, **kwargs):
+            queries, cpu, wall = len(connection.queries), time.thread_time(), time.perf_counter()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                simulator["cpu"] += time.thread_time() - cpu
+                simulator["wall"] += time.perf_counter() - wall
+                simulator["queries"] += len(connection.queries) - queries
+                simulator["calls"] += 1
+
+        return wrapper
+
+    accounts = accounts[: count + 1]
+    accept = {"cpu": 0.0, "wall": 0.0, "queries": 0}
+    operations = []
+    for account in accounts:
+        with CaptureQueriesContext(connection) as captured:
+            cpu, wall = time.process_time(), time.perf_counter()
+            operations.append(order_place(account=account, symbol=SYMBOL, side="buy", type="market"))
+            accept["cpu"] += time.process_time() - cpu
+            accept["wall"] += time.perf_counter() - wall
+        accept["queries"] += len(captured)
+    pipeline.run_operation(operations.pop(0).pk)  # warm-up (imports, caches, connections)
+    original_call, original_open = SimulatedEngine.call, SimulatedEngine.open_account
+    SimulatedEngine.call, SimulatedEngine.open_account = timed(original_call), timed(original_open)
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            cpu, wall = time.process_time(), time.perf_counter()
+            for operation in operations:
+                pipeline.run_operation(operation.pk)
+            run_cpu, run_wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        SimulatedEngine.call, SimulatedEngine.open_account = original_call, original_open
+    n = len(operations)
+    return {
+        "operations": n,
+        "accept_wall_ms": round(accept["wall"] / len(accounts) * 1000, 1),
+        "accept_cpu_ms": round(accept["cpu"] / len(accounts) * 1000, 1),
+        "accept_queries": round(accept["queries"] / len(accounts), 1),
+        "run_wall_ms": round(run_wall / n * 1000, 1),
+        "run_cpu_ms": round(run_cpu / n * 1000, 1),
+        "run_queries": round(len(captured) / n, 1),
+        "simulator_calls": round(simulator["calls"] / n, 1),
+        "simulator_wall_ms": round(simulator["wall"] / n * 1000, 1),
+        "simulator_cpu_ms": round(simulator["cpu"] / n * 1000, 1),
+        "simulator_queries": round(simulator["queries"] / n, 1),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# The limit: a bare asyncio loop, same gateway calls, same bounds
+# ------------------------------------------------------------------------------------------------
+
+
+async def _limit(
+    n: int, orders_per_account: int, latency: float, scope: str, max_in_flight: int, gap: float, seed
+) -> dict:
+    from execution.gateways.base import OrderKind, OrderRequest, Side
+    from execution.gateways.simulated import (
+        FaultSettings,
+        InMemoryStateStore,
+        SimulatedEngine,
+        SimulatedGateway,
+        account_scope,
+        platform_scope,
+        run_inline,
+    )
+
+    engine = SimulatedEngine(InMemoryStateStore(), seed=seed)
+    keys = [f"limit-{i}" for i in range(n)]
+    for key in keys:
+        engine.open_account(key, server=SERVER, balance=Decimal(10000), platform="mt5", fault_group="bench")
+    faults = FaultSettings(latency_seconds=latency, applies_to="all")
+    if scope == "platform":
+        engine.set_faults(platform_scope("bench"), faults)
+    else:
+        for key in keys:
+            engine.set_faults(account_scope(key), faults)
+    volume = Decimal("0.01")  # the fixed-lots default the pipeline computes
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    finishes: list[float] = []
+    sessions: list[float] = []
+    errors: list[str] = []
+
+    async def one_order(key: str, number: int, slots: asyncio.Semaphore, accepted: float) -> None:
+        started = loop.time()
+        latencies.append(started - accepted)  # accepted -> the gateway session starts
+        gateway = SimulatedGateway(engine, key, server=SERVER, platform="mt5", run_sync=run_inline)
+        try:
+            await gateway.connect()
+            try:
+                quote = await gateway.price(SYMBOL)
+                assert quote.ask > 0
+                await gateway.place_order(
+                    OrderRequest(SYMBOL, Side.BUY, OrderKind.MARKET, volume, client_tag=f"lim-{key}-{number}")
+                )
+            finally:
+                await gateway.disconnect()
+        except Exception as error:  # noqa: BLE001 - counted as a failure
+            errors.append(f"{type(error).__name__}: {error}")
+        finally:
+            now = loop.time()
+            sessions.append(now - started)
+            finishes.append(now)
+            slots.release()
+
+    async def account_driver(key: str, accepted: float) -> None:
+        """Start this account's orders in order: <= max_in_flight at once, >= gap between starts."""
+        slots = asyncio.Semaphore(max_in_flight)
+        last_start: float | None = None
+        tasks = []
+        for number in range(orders_per_account):
+            await slots.acquire()
+            if last_start is not None and (pause := last_start + gap - loop.time()) > 0:
+                await asyncio.sleep(pause)
+            last_start = loop.time()
+            tasks.append(asyncio.create_task(one_order(key, number, slots, accepted)))
+        await asyncio.gather(*tasks)
+
+    accepted = loop.time()  # the whole burst is accepted at once
+    await asyncio.gather(*(account_driver(key, accepted) for key in keys))
+    span = max(finishes) - accepted
+    positions = sum(len(engine.load_account(key).positions) for key in keys)
+    total = n * orders_per_account
+    return {
+        "operations": total,
+        "failures": len(errors),
+        "failure_reasons": dict(Counter(e[:120] for e in errors).most_common(3)),
+        "positions_at_broker": positions,
+        "span_seconds": round(span, 3),
+        "throughput_ops_s": round(total / span, 2),
+        "latency_p50_ms": ms(percentile(latencies, 50)),
+        "latency_p99_ms": ms(percentile(latencies, 99)),
+        "gateway_session_p50_ms": ms(percentile(sessions, 50)),
+        "gateway_session_p99_ms": ms(percentile(sessions, 99)),
+    }
+
+
+def limit_run(n: int, orders_per_account: int, latency: float, scope: str) -> dict:
+    from django.conf import settings
+
+    speed = settings.TTMT_SAFETY["speed"]
+    started = time.process_time()
+    result = asyncio.run(
+        _limit(
+            n,
+            orders_per_account,
+            latency,
+            scope,
+            speed["max_in_flight"],
+            speed["min_gap"],
+            settings.TTMT_SIMULATOR_SEED,
+        )
+    )
+    result["cpu_seconds"] = round(time.process_time() - started, 2)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# Main
+# ------------------------------------------------------------------------------------------------
+
+
+def ratio(a, b) -> float | None:
+    return None if not a or not b else round(a / b, 3)
+
+
+def print_table(rows: list[dict]) -> None:
+    header = (
+        f"{'N':>5} {'K':>2} {'ops':>5} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'fail':>4} {'dup':>3}"
+        f" | {'lim ops/s':>9} {'lim p50':>8} {'lim p99':>8} | {'ratio':>6} {'p50 x':>6} {'p99 x':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        p, lim = r["pipeline"], r["limit"]
+        print(
+            f"{r['accounts']:>5} {r['orders_per_account']:>2} {p['operations']:>5} {p['throughput_ops_s']:>8}"
+            f" {p['latency_p50_ms']:>8} {p['latency_p99_ms']:>8} {p['failures']:>4} {p['duplicates']:>3}"
+            f" | {lim['throughput_ops_s']:>9} {lim['latency_p50_ms']:>8} {lim['latency_p99_ms']:>8}"
+            f" | {r['ratio_throughput']!s:>6} {r['ratio_latency_p50']!s:>6} {r['ratio_latency_p99']!s:>6}"
+        )
+
+
+def one_size(args, workers: Workers, index: int, n: int, k: int) -> tuple[dict, list]:
+    """Set up N accounts, run the limit and the pipeline burst for them; the table row and the accounts."""
+    from django.conf import settings
+
+    from execution.services import simulated_faults_set
+
+    print(f"\n== N={n} accounts x K={k} orders = {n * k} operations")
+    platform, accounts, setup = setup_accounts(n, f"n{n}-{index}", args.setup_processes, args.redis_url)
+    print(f"   setup: {n} accounts in {setup['setup_seconds']} s ({setup['setup_processes']} processes)")
+    started = time.perf_counter()
+    if args.latency_scope == "platform":
+        simulated_faults_set(platform=platform, latency_seconds=args.latency, applies_to="all")
+    else:
+        for account in accounts:
+            simulated_faults_set(account=account, latency_seconds=args.latency, applies_to="all")
+    setup["latency_set_seconds"] = round(time.perf_counter() - started, 2)
+
+    quiet = wait_for_quiet_machine(args.quiet_wait, args.quiet_cores)
+    print(f"   machine before: {quiet['busy_cores_before']} busy cores (waited {quiet['waited_s']} s)")
+    limit = limit_run(n, k, args.latency, args.latency_scope)
+    print(
+        f"   limit: {limit['throughput_ops_s']} ops/s, p50 {limit['latency_p50_ms']} ms, "
+        f"p99 {limit['latency_p99_ms']} ms, span {limit['span_seconds']} s, cpu {limit['cpu_seconds']} s"
+    )
+
+    worker_pids = [workers.master_pid(), *workers.describe()["worker_pids"]]
+    load_before = os.getloadavg()
+    cpu_before = cpu_snapshot(worker_pids)
+    pipeline = pipeline_burst(platform, accounts, k, args.wait_timeout)
+    pipeline["cpu"] = cpu_delta(cpu_before, cpu_snapshot(worker_pids))
+    pipeline["cpu"]["loadavg_1m_before"] = round(load_before[0], 2)
+    print(
+        f"   pipeline: {pipeline['throughput_ops_s']} ops/s, p50 {pipeline['latency_p50_ms']} ms, "
+        f"p99 {pipeline['latency_p99_ms']} ms, span {pipeline['span_seconds']} s, "
+        f"accept {pipeline['accept_seconds']} s, failures {pipeline['failures']} "
+        f"(done only: {pipeline['throughput_done_ops_s']} ops/s), "
+        f"duplicates {pipeline['duplicates']}, gateway session p50 {pipeline['gateway_session_p50_ms']} ms"
+    )
+    c = pipeline["cpu"]
+    print(
+        f"   cpu during the burst ({c['wall_s']} s, {os.cpu_count()} cores): machine busy "
+        f"{c['machine_busy_cores']} cores; workers {c['workers_cpu_s']} s, this process (accept) "
+        f"{c['bench_process_cpu_s']} s, PostgreSQL {c['postgresql_cpu_s']} s, Redis {c['redis_cpu_s']} s, "
+        f"other processes {c['other_processes_cpu_s']} s"
+    )
+    if pipeline["failure_reasons"]:
+        print(f"   failure reasons: {pipeline['failure_reasons']}")
+    row = {
+        "accounts": n,
+        "orders_per_account": k,
+        "speed_bound_seconds_per_account": round((k - 1) * settings.TTMT_SAFETY["speed"]["min_gap"], 2),
+        "setup": setup,
+        "machine_before": quiet,
+        "pipeline": pipeline,
+        "limit": limit,
+        "ratio_throughput": ratio(pipeline["throughput_ops_s"], limit["throughput_ops_s"]),
+        "ratio_latency_p50": ratio(pipeline["latency_p50_ms"], limit["latency_p50_ms"]),
+        "ratio_latency_p99": ratio(pipeline["latency_p99_ms"], limit["latency_p99_ms"]),
+    }
+    return row, accounts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--accounts", type=int, nargs="+", default=[1, 100, 1000])
+    parser.add_argument(
+        "--orders-per-account",
+        type=int,
+        nargs="+",
+        default=[5, 5, 1],
+        help="one value, or one per --accounts",
+    )
+    parser.add_argument("--latency", type=float, default=0.02, help="simulated latency per call (s)")
+    parser.add_argument(
+        "--latency-scope",
+        choices=["platform", "account"],
+        default="platform",
+        help="where the simulated latency is set: the platform (one fault document shared by all its "
+        "accounts, as the issue asks) or each account (for comparison)",
+    )
+    parser.add_argument(
+        "--worker-timeout-ms",
+        type=int,
+        default=None,
+        help="set dramatiq_worker_timeout for the workers (Dramatiq's idle poll cap; default 1000 ms)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=180.0,
+        help="before each burst, wait up to this long (s) for the machine to be quiet (shared machines)",
+    )
+    parser.add_argument("--quiet-cores", type=float, default=0.3, help="quiet: at most this many busy cores")
+    parser.add_argument(
+        "--op-cost", type=int, default=20, help="operations for the serial cost measurement (0: skip)"
+    )
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--setup-processes", type=int, default=2)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument("--wait-timeout", type=float, default=180.0, help="max wait for one burst (s)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if len(args.orders_per_account) == 1:
+        args.orders_per_account *= len(args.accounts)
+    if len(args.orders_per_account) != len(args.accounts):
+        parser.error("--orders-per-account takes one value, or one per --accounts value")
+
+    env = bench_environment(args.database_url, args.redis_url)
+    if args.worker_timeout_ms is not None:
+        env["dramatiq_worker_timeout"] = str(args.worker_timeout_ms)
+    os.environ.update({k: v for k, v in env.items() if k != "PATH"})
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    print(f"database {args.database_url} (re-created), Redis {args.redis_url}, safety prefix {SAFETY_PREFIX}")
+    flushed = flush_owned_keys(args.redis_url)
+    migrate_seconds = recreate_database(args.database_url, env)
+    print(f"database created and migrated in {migrate_seconds:.1f} s; {flushed} stale Redis keys removed")
+
+    import django
+
+    django.setup()
+    import dramatiq
+    from django.conf import settings
+    from django.db import connection
+
+    broker = dramatiq.get_broker()
+    assert type(broker).__name__ == "RedisBroker", broker
+    assert connection.vendor == "postgresql", connection.vendor
+
+    workdir = Path(tempfile.mkdtemp(prefix="ttmt-bench-"))
+    workers = Workers(env, workdir, args.processes, args.threads)
+    results: dict = {
+        "command": " ".join([".venv/bin/python", "bench/execution_burst.py", *sys.argv[1:]]),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform_module.python_version(),
+            "kernel": platform_module.release(),
+        },
+        "topology": {
+            "database": connection.vendor,
+            "database_url": args.database_url,
+            "broker": f"{type(broker).__module__}.{type(broker).__name__}",
+            "redis_url": args.redis_url,
+            "safety_prefix": SAFETY_PREFIX,
+            "worker_command": " ".join(["manage.py", *workers.command[2:9]]),
+            "django_debug": settings.DEBUG,
+            "conn_max_age": connection.settings_dict["CONN_MAX_AGE"],
+            "speed_control": settings.TTMT_SAFETY["speed"],
+            "latency_seconds": args.latency,
+            "latency_scope": f"{args.latency_scope} (applies_to=all)",
+            "dramatiq_worker_timeout_ms": args.worker_timeout_ms or 1000,
+            "migrate_seconds": round(migrate_seconds, 2),
+        },
+        "runs": [],
+    }
+    rows: list[dict] = []
+    accounts: list = []
+    try:
+        try:
+            workers.start()
+            beating = workers.wait_ready(args.redis_url, broker.broker_id)
+            described = workers.describe()
+            results["topology"]["workers"] = {**described, "redis_heartbeat_worker_ids": beating}
+            print(f"workers: master {described['master_pid']}, worker processes {described['worker_pids']}")
+            for line in described["ps"]:
+                print("   ", line)
+            if described["worker_process_count"] != args.processes:
+                raise RuntimeError(f"expected {args.processes} worker processes, ps shows {described}")
+            for index, (n, k) in enumerate(zip(args.accounts, args.orders_per_account, strict=True)):
+                row, accounts = one_size(args, workers, index, n, k)
+                rows.append(row)
+                results["runs"].append(row)
+            results["topology"]["workers_at_end"] = workers.describe()
+        finally:
+            results["topology"]["workers_exit_code"] = workers.stop()
+        if args.op_cost and accounts:
+            print(
+                f"\n== cost of one operation, serial, in this process (workers stopped): {args.op_cost} ops"
+            )
+            cost = operation_cost(accounts, args.op_cost)
+            results["operation_cost"] = cost
+            print(f"   {cost}")
+    finally:
+        flush_owned_keys(args.redis_url)
+
+    print()
+    print_table(rows)
+    print("ratio = pipeline / limit (throughput: higher is better; p50 x, p99 x: latency multiples)")
+    out = args.out or ROOT / "bench" / "results" / f"execution_burst-{dt.date.today().isoformat()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"\nwritten {shown}; worker log {workers.log_file}")
+
+
+if __name__ == "__main__":
+    main()
