@@ -98,7 +98,9 @@ class _Run:
     def run(self) -> None:
         while True:
             if timezone.now() >= self.op.deadline:
-                return self._fail(f"Deadline passed before the broker accepted it. {self.op.reason}".strip())
+                return self._give_up(
+                    f"Deadline passed before the broker accepted it. {self.op.reason}".strip()
+                )
             health = self.safety.health.status(self.platform_key)
             if health.paused:
                 return self._blocked(
@@ -120,7 +122,7 @@ class _Run:
                 return self._fail(outcome.reason)
             remaining = (self.op.deadline - timezone.now()).total_seconds()
             if outcome.retry_in >= remaining:
-                return self._fail(f"{outcome.reason} No retry fits before the deadline.")
+                return self._give_up(f"{outcome.reason} No retry fits before the deadline.")
             if outcome.retry_in > settings.TTMT_INLINE_WAIT_MAX:
                 return self._wait(outcome.retry_in, outcome.reason)
             self._extend_lease(outcome.retry_in)
@@ -141,24 +143,53 @@ class _Run:
             waited += decision.seconds
 
     # -- one attempt ----------------------------------------------------------------------------
-    def _attempt(self, permit: Permit) -> Outcome:
-        gateway = gateway_for(self.account)
+    def _unresolved_attempt(self) -> OperationAttempt | None:
+        """The last attempt, if it was sent without a known outcome (timeout, or a worker that died)."""
         last = self.op.attempts.order_by("-number").first()
         if last is not None and (last.finished_at is None or last.outcome_unknown):
+            return last
+        return None
+
+    def _settle_unknown_outcome(self, last: OperationAttempt) -> dict | None:
+        """Did the broker do what the unresolved attempt asked? Its result if so. Raises GatewayError
+        when the broker cannot tell us now."""
+        found = async_to_sync(self._resolve_unknown_outcome)(gateway_for(self.account))
+        if last.finished_at is None:  # the worker stopped between sending and recording
+            last.finished_at, last.outcome_unknown = timezone.now(), True
+            last.message = "The worker stopped before the outcome was recorded."
+            last.save(update_fields=["finished_at", "outcome_unknown", "message"])
+        return found
+
+    def _give_up(self, reason: str) -> None:
+        """Fail, unless an attempt with an unknown outcome turns out to have been done by the broker:
+        an order the broker holds is never reported failed."""
+        last = self._unresolved_attempt()
+        if last is not None:
             try:
-                found = async_to_sync(self._resolve_unknown_outcome)(gateway)
+                found = self._settle_unknown_outcome(last)
+            except GatewayError as error:
+                return self._wait(
+                    self.profile.initial_delay,
+                    f"{reason} Checking whether the broker did it failed ({error}); checking again.",
+                )
+            if found is not None:
+                return self._finish(found)
+        return self._fail(reason)
+
+    def _attempt(self, permit: Permit) -> Outcome:
+        last = self._unresolved_attempt()
+        if last is not None:
+            try:
+                found = self._settle_unknown_outcome(last)
             except GatewayError as error:
                 self.safety.pause.release(permit)
                 return Outcome(
                     retry_in=self.profile.initial_delay, reason=f"Looking the order up failed: {error}"
                 )
-            if last.finished_at is None:  # the worker stopped between sending and recording
-                last.finished_at, last.outcome_unknown = timezone.now(), True
-                last.message = "The worker stopped before the outcome was recorded."
-                last.save(update_fields=["finished_at", "outcome_unknown", "message"])
             if found is not None:
                 self.safety.pause.record(permit, Category.SUCCESS)
                 return Outcome(done=True, result=found)
+        gateway = gateway_for(self.account)
         number = self.op.attempt_count + 1
         attempt = OperationAttempt.objects.create(operation=self.op, number=number)
         Operation.objects.filter(pk=self.op.pk).update(attempt_count=number)
