@@ -36,6 +36,20 @@ def cloud(settings, monkeypatch):
     CLOUD = None
 
 
+def connect(organization, platform):
+    """Connect an account on the MetaApi platform and run its setup, as the setup actor would."""
+    account = account_connect(
+        organization=organization,
+        platform=platform,
+        name="Live 1",
+        type="live",
+        login="5012345",
+        server="SimBroker-Demo",
+        password=MT_PASSWORD,
+    )
+    return account_setup(account_id=account.pk)
+
+
 @pytest.fixture
 def metaapi_platform(organization):
     return platform_create(
@@ -48,16 +62,7 @@ def metaapi_platform(organization):
 
 
 def test_setup_provisions_narrows_and_stores_only_the_account_token(organization, metaapi_platform, cloud):
-    account = account_connect(
-        organization=organization,
-        platform=metaapi_platform,
-        name="Live 1",
-        type="live",
-        login="5012345",
-        server="SimBroker-Demo",
-        password=MT_PASSWORD,
-    )
-    account = account_setup(account_id=account.pk)
+    account = connect(organization, metaapi_platform)
 
     assert account.connection_state == TradingAccount.CONNECTED, account.connection_error
     assert account.broker_account_id in cloud.accounts
@@ -75,16 +80,7 @@ def test_setup_provisions_narrows_and_stores_only_the_account_token(organization
 
 
 def test_the_execution_path_never_receives_the_master_token(organization, metaapi_platform, cloud):
-    account = account_connect(
-        organization=organization,
-        platform=metaapi_platform,
-        name="Live 1",
-        type="live",
-        login="5012345",
-        server="SimBroker-Demo",
-        password=MT_PASSWORD,
-    )
-    account = account_setup(account_id=account.pk)
+    account = connect(organization, metaapi_platform)
     cloud.apis.clear()
 
     gateway = gateway_for(account)
@@ -105,32 +101,14 @@ def test_a_worker_without_the_master_token_fails_the_setup_with_a_reason(
     organization, metaapi_platform, cloud, monkeypatch
 ):
     monkeypatch.delenv("TTMT_METAAPI_TOKEN")
-    account = account_connect(
-        organization=organization,
-        platform=metaapi_platform,
-        name="Live 1",
-        type="live",
-        login="5012345",
-        server="SimBroker-Demo",
-        password=MT_PASSWORD,
-    )
-    account = account_setup(account_id=account.pk)
+    account = connect(organization, metaapi_platform)
     assert account.connection_state == TradingAccount.ERROR
     assert "TTMT_METAAPI_TOKEN" in account.connection_error
     assert account.setup_password is None  # not kept, whatever the outcome
 
 
 def test_expiring_credentials_are_refreshed(organization, metaapi_platform, cloud):
-    account = account_connect(
-        organization=organization,
-        platform=metaapi_platform,
-        name="Live 1",
-        type="live",
-        login="5012345",
-        server="SimBroker-Demo",
-        password=MT_PASSWORD,
-    )
-    account = account_setup(account_id=account.pk)
+    account = connect(organization, metaapi_platform)
     credential = AccountCredential.objects.get(account=account)
     old_token = credential.token
     AccountCredential.objects.filter(pk=credential.pk).update(expires_at=timezone.now() + timedelta(hours=2))
