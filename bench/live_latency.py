@@ -23,26 +23,36 @@ shared by all N sockets.
 
 Per N: N websocket clients in ONE separate client process (asyncio, ``websockets``), each sending
 ``Origin: http://127.0.0.1:<port>`` and the session cookie, connected in batches of
-``--connect-batch``; each must receive its ``snapshot`` first (counted). A channel-layer probe (a
-bare channels-redis receiver in its own process, joined to the organization's group) timestamps each
-event as it leaves Redis, without daphne. Then three series:
+``--connect-batch``; each must receive its ``snapshot`` first (counted; the run stops otherwise), and
+the members of the organization's channels-redis group are counted in Redis. A channel-layer probe (a
+bare channels-redis receiver in its own process, joined to the same group) timestamps each event as
+it leaves Redis, without daphne. Then three series:
 
 1. ``spaced``: ``--events`` ``status`` events (the contract's header indicator; the payload built
    once by ``live.trading_status``, a fresh ``server_time`` per event as the correlation key)
    published with ``live.publish`` inside ``transaction.atomic()`` in this process (another process
-   than daphne: the production path through the channel layer), one every ``--interval-ms``.
+   than daphne: the production path through the channel layer), one every ``--interval-ms``
+   (default ``max(25, N/2)`` ms: daphne spends 0.25-0.4 ms of CPU per socket and event, so a
+   shorter spacing at N = 500 measures a backlog, not latency).
    Origin time: an ``on_commit`` hook registered before ``publish``, i.e. right after COMMIT.
 2. ``orders``: ``--orders`` market orders (BTCUSD, 0.01) accepted with ``operations.order_place``
-   one every ``--order-interval-ms``, round-robin over the accounts. ``queued`` is published by this
-   process after commit (origin: the on_commit hook), ``sent``/``done`` by the worker process (origin:
-   the event's own ``at``, built at publish time, same machine clock).
+   one every ``--order-interval-ms`` (default ``max(100, 2 N)`` ms), round-robin over the accounts.
+   ``queued`` is published by this process after commit (origin: the on_commit hook), ``sent`` and
+   ``done`` by the worker process (origin: the event's own ``at``, built at publish time; same clock).
 3. ``burst``: ``--burst`` status events published back to back.
 
 Latency = client receipt time (``time.time()`` when the client's reader gets the frame) - origin.
 Reported per series: p50, p90, p99, max (all client x event pairs), the per-event fan-out spread (last
 client - first client), the probe's latency (commit -> out of Redis), events received vs expected per
-client (losses, duplicates), and CPU seconds of daphne, the worker, the client process, this process,
-Redis and PostgreSQL over the series.
+client, events no client received (dropped before daphne), sockets the server closed, and CPU seconds
+of daphne (also per delivery), the worker, the client process, this process, Redis and PostgreSQL.
+
+NOT the product configuration, on request only: ``--layer-socket-timeout 10 --layer-max-connections
+1000`` run every process with a settings module written to the temporary directory that imports
+``ttmt_site.settings`` and only replaces ``CHANNEL_LAYERS`` hosts with
+``{"address": REDIS_URL, "socket_timeout": 10, "max_connections": 1000}`` (the fix proposed for
+channels-redis 4.3 with redis-py 8; see the README). ``--profile-daphne PATH`` runs daphne under
+cProfile.
 
 Output: a table on stdout and ``bench/results/live_latency-<date>.json`` (``--out``).
 Docs: the section "live_latency.py" at the end of ``bench/README.md``.
@@ -376,10 +386,12 @@ def free_port() -> int:
 
 
 class Daphne:
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, profile: str | None = None) -> None:
         self.port = free_port()
         self.log_file = workdir / "daphne.log"
+        prefix = [PYTHON, "-m", "cProfile", "-o", str(Path(profile).resolve())] if profile else []
         self.command = [
+            *prefix,
             str(BIN / "daphne"),
             "-b",
             "127.0.0.1",
@@ -873,88 +885,94 @@ def run_n(n: int, index: int, args, ctx: dict) -> dict:
         result["spaced"] = spaced
         report("spaced", n, spaced)
 
-        # 2. orders: queued (this process), sent/done (the worker process)
-        close_old_connections()
-        queued_at: dict[int, float] = {}
-        placed: list[int] = []
+        if args.orders:  # 2. orders
+            # 2. orders: queued (this process), sent/done (the worker process)
+            close_old_connections()
+            queued_at: dict[int, float] = {}
+            placed: list[int] = []
 
-        def place(index: int) -> None:
-            from django.db import transaction
+            def place(index: int) -> None:
+                from django.db import transaction
 
-            committed: list[float] = []
-            with transaction.atomic():
-                transaction.on_commit(lambda: committed.append(time.time()))
-                op = order_place(
-                    account=accounts[index % len(accounts)],
-                    symbol=SYMBOL,
-                    side="buy",
-                    type="market",
-                    requested_by="bench-live",
-                )
-            queued_at[op.pk] = committed[0]
-            placed.append(op.pk)
+                committed: list[float] = []
+                with transaction.atomic():
+                    transaction.on_commit(lambda: committed.append(time.time()))
+                    op = order_place(
+                        account=accounts[index % len(accounts)],
+                        symbol=SYMBOL,
+                        side="buy",
+                        type="market",
+                        requested_by="bench-live",
+                    )
+                queued_at[op.pk] = committed[0]
+                placed.append(op.pk)
 
-        before, warnings = cpu.snapshot(), counting.total("capacity")
-        publish_s = paced(args.orders, order_interval_ms / 1000, place)
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            if Operation.objects.filter(pk__in=placed, state__in=Operation.TERMINAL).count() >= len(placed):
-                break
-            time.sleep(0.2)
-        states = Counter(Operation.objects.filter(pk__in=placed).values_list("state", flat=True))
-        waited = wait_delivered(remotes, status_target=None, quiet=args.quiet, timeout=args.timeout)
-        after = cpu.snapshot()
-        data, probe_data = collect()
-        keys = set().union(*data["per_socket"], *(probe_data["per_socket"] if probe_data else []))
-        op_origins = {}
-        for key in keys:
-            if key[0] != "operation" or key[1] not in queued_at:
-                continue
-            op_origins[key] = queued_at[key[1]] if key[2] == "queued" else parse_at(key[3])
-        events_per_op = Counter(key[2] for key in op_origins)
-        orders = series_stats(op_origins, data, probe_data, by=lambda key: key[2])
-        orders.update(
-            orders=len(placed),
-            operation_states=dict(states),
-            events_seen_by_anyone=dict(events_per_op),
-            ops_without_queued_or_done=sum(
-                1
-                for pk in placed
-                if not any(k[1] == pk and k[2] == "queued" for k in op_origins)
-                or not any(k[1] == pk and k[2] == "done" for k in op_origins)
-            ),
-            publish_seconds=round(publish_s, 2),
-            interval_ms=order_interval_ms,
-            wait=waited,
-            cpu=cpu_figures(before, after, orders, counting, warnings),
-            origin_note="queued: on_commit hook in the bench process; sent/done: the event's 'at' (worker)",
-        )
-        result["orders"] = orders
-        report("orders", n, orders)
-
-        # 3. burst of status events, back to back
-        origins = {}
-        before, warnings = cpu.snapshot(), counting.total("capacity")
-        publish_s = paced(args.burst, 0, lambda i: publish_status(organization.pk, base, origins))
-        waited = wait_delivered(remotes, status_target=args.burst, quiet=args.quiet, timeout=args.timeout)
-        after = cpu.snapshot()
-        data, probe_data = collect()
-        burst = series_stats(origins, data, probe_data)
-        last_receipt = max((t for seen in data["per_socket"] for t in seen.values()), default=None)
-        first_origin = min(origins.values())
-        burst.update(
-            publish_seconds=round(publish_s, 3),
-            wait=waited,
-            cpu=cpu_figures(before, after, burst, counting, warnings),
-            first_publish_to_last_receipt_s=round(last_receipt - first_origin, 3) if last_receipt else None,
-            deliveries_per_second=round(
-                sum(len(s) for s in data["per_socket"]) / (last_receipt - first_origin), 1
+            before, warnings = cpu.snapshot(), counting.total("capacity")
+            publish_s = paced(args.orders, order_interval_ms / 1000, place)
+            deadline = time.monotonic() + args.timeout
+            while time.monotonic() < deadline:
+                if Operation.objects.filter(pk__in=placed, state__in=Operation.TERMINAL).count() >= len(
+                    placed
+                ):
+                    break
+                time.sleep(0.2)
+            states = Counter(Operation.objects.filter(pk__in=placed).values_list("state", flat=True))
+            waited = wait_delivered(remotes, status_target=None, quiet=args.quiet, timeout=args.timeout)
+            after = cpu.snapshot()
+            data, probe_data = collect()
+            keys = set().union(*data["per_socket"], *(probe_data["per_socket"] if probe_data else []))
+            op_origins = {}
+            for key in keys:
+                if key[0] != "operation" or key[1] not in queued_at:
+                    continue
+                op_origins[key] = queued_at[key[1]] if key[2] == "queued" else parse_at(key[3])
+            events_per_op = Counter(key[2] for key in op_origins)
+            orders = series_stats(op_origins, data, probe_data, by=lambda key: key[2])
+            orders.update(
+                orders=len(placed),
+                operation_states=dict(states),
+                events_seen_by_anyone=dict(events_per_op),
+                ops_without_queued_or_done=sum(
+                    1
+                    for pk in placed
+                    if not any(k[1] == pk and k[2] == "queued" for k in op_origins)
+                    or not any(k[1] == pk and k[2] == "done" for k in op_origins)
+                ),
+                publish_seconds=round(publish_s, 2),
+                interval_ms=order_interval_ms,
+                wait=waited,
+                cpu=cpu_figures(before, after, orders, counting, warnings),
+                origin_note="queued: on_commit hook in the bench process; sent/done: the event's 'at' (worker)",
             )
-            if last_receipt
-            else None,
-        )
-        result["burst"] = burst
-        report("burst", n, burst)
+            result["orders"] = orders
+            report("orders", n, orders)
+
+        if args.burst:  # 3. burst
+            # 3. burst of status events, back to back
+            origins = {}
+            before, warnings = cpu.snapshot(), counting.total("capacity")
+            publish_s = paced(args.burst, 0, lambda i: publish_status(organization.pk, base, origins))
+            waited = wait_delivered(remotes, status_target=args.burst, quiet=args.quiet, timeout=args.timeout)
+            after = cpu.snapshot()
+            data, probe_data = collect()
+            burst = series_stats(origins, data, probe_data)
+            last_receipt = max((t for seen in data["per_socket"] for t in seen.values()), default=None)
+            first_origin = min(origins.values())
+            burst.update(
+                publish_seconds=round(publish_s, 3),
+                wait=waited,
+                cpu=cpu_figures(before, after, burst, counting, warnings),
+                first_publish_to_last_receipt_s=round(last_receipt - first_origin, 3)
+                if last_receipt
+                else None,
+                deliveries_per_second=round(
+                    sum(len(s) for s in data["per_socket"]) / (last_receipt - first_origin), 1
+                )
+                if last_receipt
+                else None,
+            )
+            result["burst"] = burst
+            report("burst", n, burst)
         result["closed_during_run"] = clients.call("counts")["closed"][:10]
     finally:
         if probe is not None:
@@ -1029,6 +1047,19 @@ def main() -> int:
         "temporary directory) that gives the channel layer's Redis connections this socket_timeout "
         "(seconds, or 'none'), the fix proposed for channels-redis 4.3 + redis-py 8 (see README)",
     )
+    parser.add_argument(
+        "--layer-max-connections",
+        type=int,
+        default=None,
+        help="NOT the product configuration: the same settings module, with this max_connections for "
+        "the channel layer's Redis pool (redis-py 8 defaults to 100 and then raises)",
+    )
+    parser.add_argument(
+        "--profile-daphne",
+        default=None,
+        metavar="PATH",
+        help="run daphne under cProfile and write its stats to PATH (slows daphne down)",
+    )
     args = parser.parse_args()
     if args.interval_ms is None:
         args.interval_ms = [max(25.0, n / 2) for n in args.clients]
@@ -1040,15 +1071,21 @@ def main() -> int:
 
     env = bench_environment(args.database_url, args.redis_url)
     workdir = Path(tempfile.mkdtemp(prefix="ttmt-live-latency-"))
+    layer_fix: dict = {}
     if args.layer_socket_timeout is not None:
-        timeout = None if args.layer_socket_timeout.lower() == "none" else float(args.layer_socket_timeout)
+        value = args.layer_socket_timeout
+        layer_fix["socket_timeout"] = None if value.lower() == "none" else float(value)
+    if args.layer_max_connections is not None:
+        layer_fix["max_connections"] = args.layer_max_connections
+    if layer_fix:
+        options = ", ".join(f'"{key}": {value!r}' for key, value in layer_fix.items())
         (workdir / "bench_live_settings.py").write_text(
-            '"""live_latency.py --layer-socket-timeout: the product settings + the proposed fix."""\n'
+            '"""live_latency.py --layer-*: the product settings + the proposed channel layer fix."""\n'
             "from ttmt_site.settings import *  # noqa: F403\n\n"
             "CHANNEL_LAYERS = {\n"
             '    "default": {\n'
             '        "BACKEND": "channels_redis.core.RedisChannelLayer",\n'
-            f'        "CONFIG": {{"hosts": [{{"address": REDIS_URL, "socket_timeout": {timeout!r}}}]}},  # noqa: F405\n'
+            f'        "CONFIG": {{"hosts": [{{"address": REDIS_URL, {options}}}]}},  # noqa: F405\n'
             "    }\n"
             "}\n"
         )
@@ -1076,10 +1113,10 @@ def main() -> int:
     print(
         f"channel layer: {layer['BACKEND']} {layer['CONFIG']}  (REDIS_URL={settings.REDIS_URL})", flush=True
     )
-    if args.layer_socket_timeout is not None:
+    if layer_fix:
         print(
             f"NOTE: NOT the product configuration: settings module {settings.SETTINGS_MODULE} "
-            f"(channel layer socket_timeout={args.layer_socket_timeout})",
+            f"(channel layer Redis options {layer_fix})",
             flush=True,
         )
     if layer["BACKEND"] != "channels_redis.core.RedisChannelLayer" or not settings.REDIS_URL:
@@ -1105,7 +1142,7 @@ def main() -> int:
         },
     }
     try:
-        daphne = Daphne(env, workdir)
+        daphne = Daphne(env, workdir, args.profile_daphne)
         worker = Worker(env, workdir)
         daphne.wait_ready()
         heartbeats = worker.wait_ready(args.redis_url)
@@ -1119,8 +1156,9 @@ def main() -> int:
             "channel_layer": layer["BACKEND"],
             "channel_layer_config": {"hosts": layer["CONFIG"]["hosts"], "capacity": 100, "expiry": 60},
             "settings_module": settings.SETTINGS_MODULE,
-            "product_configuration": args.layer_socket_timeout is None,
-            "layer_socket_timeout_override": args.layer_socket_timeout,
+            "product_configuration": not layer_fix,
+            "layer_override": layer_fix,
+            "daphne_profiled": args.profile_daphne,
             "redis_py": __import__("redis").__version__,
             "channels_redis": __import__("importlib.metadata").metadata.version("channels_redis"),
             "daphne_command": " ".join(daphne.command),
@@ -1175,11 +1213,8 @@ def main() -> int:
             / "results"
             / (
                 f"live_latency-{dt.date.today().isoformat()}"
-                + (
-                    ""
-                    if args.layer_socket_timeout is None
-                    else f"-layer-socket-timeout-{args.layer_socket_timeout}"
-                )
+                + ("-layer-fix" if layer_fix else "")
+                + ("-profiled" if args.profile_daphne else "")
                 + ".json"
             )
         )
