@@ -28,18 +28,13 @@ def user_signup(
     *,
     email: str,
     user: User | None = None,
-    with_organization: bool = True,
     record_email_address: bool = False,
 ) -> User:
     """Create the person with a generated password and email it to them (after commit).
 
-    ``user`` is an unsaved instance when allauth's signup form built it. ``with_organization``
-    creates their first organization, of which they become administrator (not when they sign up
-    from an invitation: they land in the inviting organization). ``record_email_address`` creates
-    allauth's verified address row (allauth's own signup form does that itself).
+    ``user`` is an unsaved instance when allauth's signup form built it. ``record_email_address``
+    creates allauth's verified address row (allauth's own signup form does that itself).
     """
-    from orgs.services import organization_create
-
     user = user or User(email=email)
     user.email = email.strip().lower()
     password = generate_password()
@@ -47,9 +42,6 @@ def user_signup(
     user.save()
     if record_email_address:
         EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
-    if with_organization:
-        local_part = user.email.split("@", 1)[0]
-        organization_create(creator=user, name=f"{local_part}'s organization")
     transaction.on_commit(lambda: _send_password_email(user=user, password=password))
     return user
 

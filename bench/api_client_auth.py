@@ -27,9 +27,9 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from orgs.clients import client_authenticate, client_create, hash_secret  # noqa: E402
-from orgs.platforms import platform_create  # noqa: E402
+from clients.services import client_authenticate, client_create, hash_secret  # noqa: E402
 from orgs.services import organization_create  # noqa: E402
+from platforms.services import platform_create  # noqa: E402
 from tests.factories import basic_auth  # noqa: E402
 
 

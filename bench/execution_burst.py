@@ -16,7 +16,7 @@ What it does, for each N:
   forked setup processes; then a platform-wide simulated latency of 20 ms
   (``simulated_faults_set(platform=..., latency_seconds=0.02, applies_to="all")``).
 * Burst: K market BUY orders of BTCUSD per account accepted here through
-  ``execution.operations.order_place`` (round-robin: order 1 of every account, then order 2, ...),
+  ``execution.orders.accept.order_place`` (round-robin: order 1 of every account, then order 2, ...),
   then the database is polled until every operation is done or failed.
   Throughput = finished / (last finished_at - first created_at); latency = first attempt's
   ``started_at`` - operation ``created_at`` (accepted -> gateway session starts), p50/p99.
@@ -310,8 +310,10 @@ def _setup_chunk(organization_id: int, platform_id: int, logins: list[int]) -> l
     """In a forked setup process: connect and set up accounts as the setup actor would."""
     from django.db import connections
 
-    from execution.services import account_connect, account_setup
-    from orgs.models import Organization, TradePlatform
+    from execution.accounts.services import account_connect
+    from execution.accounts.setup import account_setup
+    from orgs.models import Organization
+    from platforms.models import TradePlatform
 
     connections.close_all()  # never share the parent's connection
     organization = Organization.objects.get(pk=organization_id)
@@ -341,9 +343,9 @@ def setup_accounts(n: int, label: str, setup_processes: int, redis_url: str) -> 
     from django.db import connections
 
     from accounts.models import User
-    from execution.models import TradingAccount
-    from orgs.platforms import platform_create
+    from execution.accounts.models import TradingAccount
     from orgs.services import organization_create
+    from platforms.services import platform_create
 
     started = time.perf_counter()
     user = User.objects.create_user(f"bench-{label}@example.com", os.urandom(16).hex())
@@ -384,9 +386,9 @@ def setup_accounts(n: int, label: str, setup_processes: int, redis_url: str) -> 
 def pipeline_burst(platform, accounts: list, orders_per_account: int, wait_timeout: float) -> dict:
     from django.db.models import Count
 
-    from execution.models import Operation, OperationAttempt
-    from execution.operations import order_place
-    from execution.simulator import account_key, engine
+    from execution.broker.simulator import account_key, engine
+    from execution.orders.accept import order_place
+    from execution.orders.models import Operation, OperationAttempt
 
     # Accept: round-robin over accounts, in this process (``order_place`` commits and enqueues).
     accept_started = time.time()
@@ -483,9 +485,9 @@ def operation_cost(accounts: list, count: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from execution import pipeline
-    from execution.gateways.simulated.engine import SimulatedEngine
-    from execution.operations import order_place
+    from execution.broker.gateways.simulated.engine import SimulatedEngine
+    from execution.orders import pipeline
+    from execution.orders.accept import order_place
 
     simulator = {"cpu": 0.0, "wall": 0.0, "queries": 0, "calls": 0}
 
@@ -547,8 +549,8 @@ def operation_cost(accounts: list, count: int) -> dict:
 async def _limit(
     n: int, orders_per_account: int, latency: float, scope: str, max_in_flight: int, gap: float, seed
 ) -> dict:
-    from execution.gateways.base import OrderKind, OrderRequest, Side
-    from execution.gateways.simulated import (
+    from execution.broker.gateways.base import OrderKind, OrderRequest, Side
+    from execution.broker.gateways.simulated import (
         FaultSettings,
         InMemoryStateStore,
         SimulatedEngine,
@@ -679,7 +681,7 @@ def one_size(args, workers: Workers, index: int, n: int, k: int) -> tuple[dict, 
     """Set up N accounts, run the limit and the pipeline burst for them; the table row and the accounts."""
     from django.conf import settings
 
-    from execution.services import simulated_faults_set
+    from execution.broker.faults import simulated_faults_set
 
     print(f"\n== N={n} accounts x K={k} orders = {n * k} operations")
     platform, accounts, setup = setup_accounts(n, f"n{n}-{index}", args.setup_processes, args.redis_url)

@@ -29,8 +29,8 @@ bare channels-redis receiver in its own process, joined to the same group) times
 it leaves Redis, without daphne. Then three series:
 
 1. ``spaced``: ``--events`` ``status`` events (the contract's header indicator; the payload built
-   once by ``live.trading_status``, a fresh ``server_time`` per event as the correlation key)
-   published with ``live.publish`` inside ``transaction.atomic()`` in this process (another process
+   once by ``trading_status``, a fresh ``server_time`` per event as the correlation key)
+   published with ``publishing.publish`` inside ``transaction.atomic()`` in this process (another process
    than daphne: the production path through the channel layer), one every ``--interval-ms``
    (default ``max(25, N/2)`` ms: daphne spends 0.25-0.4 ms of CPU per socket and event, so a
    shorter spacing at N = 500 measures a backlog, not latency).
@@ -675,9 +675,10 @@ def setup_data(accounts: int):
     from django.test import Client
 
     from accounts.models import User
-    from execution.services import account_connect, account_setup
-    from orgs.platforms import platform_create
+    from execution.accounts.services import account_connect
+    from execution.accounts.setup import account_setup
     from orgs.services import organization_create
+    from platforms.services import platform_create
 
     user = User.objects.create_user("bench-live@example.com", os.urandom(16).hex())
     organization = organization_create(creator=user, name="Bench live")
@@ -712,13 +713,13 @@ def publish_status(organization_id: int, base: dict, origins: dict) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from execution import live
+    from execution.live.publishing import publish
 
     event = dict(base, server_time=timezone.now().isoformat())
     committed: list[float] = []
     with transaction.atomic():
         transaction.on_commit(lambda: committed.append(time.time()))  # runs first: right after COMMIT
-        live.publish(organization_id, event)
+        publish(organization_id, event)
     origins[("status", event["server_time"])] = committed[0]
 
 
@@ -788,9 +789,10 @@ def cpu_figures(before: dict, after: dict, stats: dict, counting: Counting, warn
 def run_n(n: int, index: int, args, ctx: dict) -> dict:
     from django.db import close_old_connections
 
-    from execution import live
-    from execution.models import Operation
-    from execution.operations import order_place
+    from execution.live.audience import org_group
+    from execution.live.snapshot import trading_status
+    from execution.orders.accept import order_place
+    from execution.orders.models import Operation
 
     organization, accounts, counting = ctx["organization"], ctx["accounts"], ctx["counting"]
     interval_ms, order_interval_ms = per_n(args.interval_ms, index), per_n(args.order_interval_ms, index)
@@ -824,7 +826,7 @@ def run_n(n: int, index: int, args, ctx: dict) -> dict:
             "snapshot": distribution(connected["snapshot_s"]),
             "websocket_extensions": connected["extensions"],
         }
-        group_key = f"asgi:group:{live.org_group(organization.pk)}"
+        group_key = f"asgi:group:{org_group(organization.pk)}"
         members = redis_client(args.redis_url).zcard(group_key)
         result["connect"]["redis_group_members"] = members
         print(
@@ -840,14 +842,14 @@ def run_n(n: int, index: int, args, ctx: dict) -> dict:
 
         remotes = [clients]
         if not args.no_probe:
-            probe = Remote(probe_process, args.redis_url, live.org_group(organization.pk))
+            probe = Remote(probe_process, args.redis_url, org_group(organization.pk))
             probe.recv(60)
             remotes.append(probe)
             result["connect"]["redis_group_members_with_probe"] = redis_client(args.redis_url).zcard(
                 group_key
             )
 
-        base = live.trading_status(organization.pk)
+        base = trading_status(organization.pk)
         pids = {
             "daphne": [ctx["daphne"].proc.pid],
             "worker": ctx["worker"].pids(),
@@ -1105,7 +1107,7 @@ def main() -> int:
     from django.conf import settings
 
     counting = Counting()
-    for name in ("channels_redis", "execution.live"):
+    for name in ("channels_redis", "execution.live.publishing"):
         logging.getLogger(name).addHandler(counting)
         logging.getLogger(name).setLevel(logging.INFO)
 

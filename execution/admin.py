@@ -1,17 +1,15 @@
 from django.contrib import admin
 
-from execution.models import (
+from execution.accounts.models import (
     AccountCredential,
     AccountSymbol,
-    IdempotencyKey,
-    Operation,
-    OperationAttempt,
     RiskSettings,
-    SafetyEvent,
-    SimulatorDocument,
     SymbolOverride,
     TradingAccount,
 )
+from execution.broker.models import SimulatorDocument
+from execution.orders.models import IdempotencyKey, Operation, OperationAttempt
+from execution.safety.models import SafetyEvent
 
 
 @admin.register(TradingAccount)

@@ -6,6 +6,6 @@ class ExecutionConfig(AppConfig):
     verbose_name = "Execution"
 
     def ready(self) -> None:
-        from execution import live
+        from execution.live.hooks import connect_signals  # models are loaded only now
 
-        live.connect_signals()  # live dashboard pushes: operations, accounts, safety events, kicks
+        connect_signals()  # live dashboard pushes: operations, accounts, safety events, kicks

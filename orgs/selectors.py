@@ -6,8 +6,9 @@ from guardian.models import UserObjectPermission
 from guardian.shortcuts import get_perms
 
 from accounts.models import User
+from clients.models import ApiClient
 from orgs import permissions as perms
-from orgs.models import ApiClient, Invitation, Membership, Organization, TradePlatform
+from orgs.models import Invitation, Membership, Organization
 
 
 def organizations_for_user(user: User) -> QuerySet[Organization]:
@@ -67,11 +68,3 @@ def members_with_permissions(
 
 def invitations_for(organization: Organization) -> QuerySet[Invitation]:
     return Invitation.objects.filter(organization=organization).select_related("invited_by")
-
-
-def platforms_for(organization: Organization) -> QuerySet[TradePlatform]:
-    return TradePlatform.objects.filter(organization=organization).select_related("manager_api", "report_db")
-
-
-def api_clients_for(organization: Organization) -> QuerySet[ApiClient]:
-    return ApiClient.objects.filter(organization=organization).select_related("created_by")

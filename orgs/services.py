@@ -20,22 +20,14 @@ from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm
 
 from accounts.models import User
+from accounts.services import email_is_registered, user_signup
+from core.errors import ServiceError
 from orgs import permissions as perms
 from orgs.models import Invitation, Membership, Organization, hash_token
 from orgs.selectors import organization_permissions
 
 
-class OrgError(Exception):
-    """A refused change, with the field it concerns (None for the request as a whole)."""
-
-    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
-
-
-class InvitationInvalid(OrgError):
+class InvitationInvalid(ServiceError):
     """The invitation link cannot be used; ``code`` says why (shown to the person)."""
 
 
@@ -75,10 +67,10 @@ def _check_grantable(
 ) -> None:
     unknown = perms.unknown_permissions(permissions)
     if unknown:
-        raise OrgError(f"Unknown permissions: {', '.join(sorted(unknown))}.", field=field)
+        raise ServiceError(f"Unknown permissions: {', '.join(sorted(unknown))}.", field=field)
     beyond = permissions - organization_permissions(user=actor, organization=organization)
     if beyond:
-        raise OrgError(
+        raise ServiceError(
             f"You cannot grant permissions you do not hold: {', '.join(sorted(beyond))}.",
             field=field,
             code="permission_denied",
@@ -88,17 +80,29 @@ def _check_grantable(
 def _resolve_permissions(role: str, permissions: list[str] | None) -> tuple[str, frozenset[str]]:
     if permissions is None:
         if role not in perms.ROLES:
-            raise OrgError("Choose a role (administrator, trader, viewer) or list permissions.", field="role")
+            raise ServiceError(
+                "Choose a role (administrator, trader, viewer) or list permissions.", field="role"
+            )
         return role, perms.ROLES[role]
     chosen = frozenset(permissions)
     return perms.role_for(chosen), chosen
 
 
 @transaction.atomic
+@transaction.atomic
+def person_signup(*, email: str, user: User | None = None) -> User:
+    """A person signs up on their own: their account (password generated and emailed) and their
+    first organization, of which they are the administrator."""
+    user = user_signup(email=email, user=user)
+    local_part = user.email.split("@", 1)[0]
+    organization_create(creator=user, name=f"{local_part}'s organization")
+    return user
+
+
 def organization_create(*, creator: User, name: str) -> Organization:
     name = name.strip()
     if not name:
-        raise OrgError("A name is required.", field="name")
+        raise ServiceError("A name is required.", field="name")
     organization = Organization.objects.create(name=name, slug=_unique_slug(name))
     membership_create(organization=organization, user=creator, permissions=perms.ROLES[perms.ADMINISTRATOR])
     return organization
@@ -119,7 +123,7 @@ def membership_create(*, organization: Organization, user: User, permissions: fr
 def organization_rename(*, organization: Organization, name: str) -> Organization:
     name = name.strip()
     if not name:
-        raise OrgError("A name is required.", field="name")
+        raise ServiceError("A name is required.", field="name")
     organization.name = name
     organization.save(update_fields=["name"])
     return organization
@@ -136,7 +140,7 @@ def membership_update(
     """Apply a role preset, or an explicit permission list (which wins over ``role``)."""
     organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
     if role is None and permissions is None:
-        raise OrgError("Give a role or a list of permissions.")
+        raise ServiceError("Give a role or a list of permissions.")
     role, chosen = _resolve_permissions(role or perms.CUSTOM, permissions)
     _check_grantable(
         actor=actor,
@@ -147,7 +151,7 @@ def membership_update(
     if perms.ADMINISTRATOR_PERMISSION not in chosen and not _administrator_count(
         organization, excluding=membership.user
     ):
-        raise OrgError("An organization must keep at least one administrator.", code="last_administrator")
+        raise ServiceError("An organization must keep at least one administrator.", code="last_administrator")
     _set_member_permissions(organization=organization, user=membership.user, permissions=chosen)
     membership.role = role
     membership.save(update_fields=["role"])
@@ -158,7 +162,7 @@ def membership_update(
 def membership_remove(*, membership: Membership) -> None:
     organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
     if not _administrator_count(organization, excluding=membership.user):
-        raise OrgError("An organization must keep at least one administrator.", code="last_administrator")
+        raise ServiceError("An organization must keep at least one administrator.", code="last_administrator")
     _clear_member_permissions(organization=organization, user=membership.user)
     membership.delete()
 
@@ -186,7 +190,7 @@ def invitation_create(
         field="permissions" if permissions is not None else "role",
     )
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
-        raise OrgError("This person is already a member.", field="email", code="already_member")
+        raise ServiceError("This person is already a member.", field="email", code="already_member")
     pending = Invitation.objects.select_for_update().filter(
         organization=organization,
         email__iexact=email,
@@ -195,7 +199,7 @@ def invitation_create(
         expires_at__gt=timezone.now(),
     )
     if pending.exists():
-        raise OrgError(
+        raise ServiceError(
             "An invitation to this email is already pending: resend or revoke it.",
             field="email",
             code="already_invited",
@@ -219,7 +223,7 @@ def invitation_create(
 
 def _require_pending(invitation: Invitation) -> None:
     if invitation.status != Invitation.PENDING:
-        raise OrgError(f"This invitation is {invitation.status}.", code=invitation.status)
+        raise ServiceError(f"This invitation is {invitation.status}.", code=invitation.status)
 
 
 @transaction.atomic
@@ -237,7 +241,7 @@ def invitation_resend(*, invitation: Invitation) -> Invitation:
     An expired invitation can be resent; an accepted or revoked one cannot."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at or invitation.revoked_at:
-        raise OrgError(f"This invitation is {invitation.status}.", code=invitation.status)
+        raise ServiceError(f"This invitation is {invitation.status}.", code=invitation.status)
     token, invitation.token_hash = _new_token()
     invitation.sent_at = timezone.now()
     invitation.expires_at = invitation.sent_at + timedelta(days=settings.TTMT_INVITATION_TTL_DAYS)
@@ -295,14 +299,12 @@ def invitation_accept(*, token: str, user: User) -> Membership:
 def invitation_signup(*, token: str) -> User:
     """A person without an account signs up from the link: their account gets a generated,
     emailed password, and they land in the inviting organization."""
-    from accounts.services import email_is_registered, user_signup
-
     invitation = invitation_for_token(token, lock=True)
     if email_is_registered(invitation.email):
         raise InvitationInvalid(
             "An account with this email already exists: log in to accept.", code="account_exists"
         )
-    user = user_signup(email=invitation.email, with_organization=False, record_email_address=True)
+    user = user_signup(email=invitation.email, record_email_address=True)
     invitation_accept(token=token, user=user)
     return user
 

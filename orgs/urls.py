@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orgs import platform_pages, views
+from orgs import views
 
 app_name = "orgs"
 urlpatterns = [
@@ -26,67 +26,5 @@ urlpatterns = [
         "<slug:slug>/members/<int:pk>/remove/",
         views.MemberRemoveView.as_view(),
         name="member_remove",
-    ),
-    path("<slug:slug>/platforms/", platform_pages.PlatformListView.as_view(), name="platforms"),
-    path(
-        "<slug:slug>/platforms/<int:pk>/edit/",
-        platform_pages.PlatformEditView.as_view(),
-        name="platform_edit",
-    ),
-    path(
-        "<slug:slug>/platforms/<int:pk>/delete/",
-        platform_pages.PlatformDeleteView.as_view(),
-        name="platform_delete",
-    ),
-    path(
-        "<slug:slug>/platforms/<int:pk>/manager-api/",
-        platform_pages.ManagerApiView.as_view(),
-        name="platform_manager_api",
-    ),
-    path(
-        "<slug:slug>/platforms/<int:pk>/manager-api/clear/",
-        platform_pages.ManagerApiClearView.as_view(),
-        name="platform_manager_api_clear",
-    ),
-    path(
-        "<slug:slug>/platforms/<int:pk>/manager-api/test/",
-        platform_pages.ManagerApiTestView.as_view(),
-        name="platform_manager_api_test",
-    ),
-    path(
-        "<slug:slug>/platforms/<int:pk>/report-db/",
-        platform_pages.ReportDbView.as_view(),
-        name="platform_report_db",
-    ),
-    path(
-        "<slug:slug>/platforms/<int:pk>/report-db/clear/",
-        platform_pages.ReportDbClearView.as_view(),
-        name="platform_report_db_clear",
-    ),
-    path(
-        "<slug:slug>/platforms/<int:pk>/report-db/test/",
-        platform_pages.ReportDbTestView.as_view(),
-        name="platform_report_db_test",
-    ),
-    path(
-        "<slug:slug>/platforms/<int:pk>/report-db/accounts/",
-        platform_pages.ReportAccountsView.as_view(),
-        name="platform_report_accounts",
-    ),
-    path(
-        "<slug:slug>/platforms/<int:pk>/report-db/trades/",
-        platform_pages.ReportTradesView.as_view(),
-        name="platform_report_trades",
-    ),
-    path("<slug:slug>/clients/", platform_pages.ClientListView.as_view(), name="clients"),
-    path(
-        "<slug:slug>/clients/<int:pk>/rotate/",
-        platform_pages.ClientRotateView.as_view(),
-        name="client_rotate",
-    ),
-    path(
-        "<slug:slug>/clients/<int:pk>/revoke/",
-        platform_pages.ClientRevokeView.as_view(),
-        name="client_revoke",
     ),
 ]

@@ -8,13 +8,15 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
+from accounts.services import email_is_registered
+from core.errors import ServiceError
 from orgs import permissions as perms
 from orgs import selectors, services
 from orgs.forms import InvitationForm, OrganizationForm, PermissionsForm
 from orgs.models import Invitation, Membership
 
 
-def _form_error(form, error: services.OrgError) -> None:
+def _form_error(form, error: ServiceError) -> None:
     form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
@@ -104,7 +106,7 @@ class InvitationCreateView(OrganizationPageView):
                     email=form.cleaned_data["email"],
                     **form.service_arguments(),
                 )
-            except services.OrgError as error:
+            except ServiceError as error:
                 _form_error(form, error)
             else:
                 messages.success(request, f"Invitation sent to {invitation.email}.")
@@ -120,7 +122,7 @@ class InvitationActionView(OrganizationPageView):
         invitation = get_object_or_404(Invitation, organization=self.organization, pk=pk)
         try:
             self.actions[verb](invitation=invitation)
-        except services.OrgError as error:
+        except ServiceError as error:
             messages.error(request, error.message)
         else:
             messages.success(request, f"Invitation to {invitation.email}: {verb} done.")
@@ -157,7 +159,7 @@ class MemberEditView(OrganizationPageView):
                 services.membership_update(
                     actor=request.user, membership=membership, **form.service_arguments()
                 )
-            except services.OrgError as error:
+            except ServiceError as error:
                 _form_error(form, error)
             else:
                 messages.success(request, f"Permissions of {membership.user.email} saved.")
@@ -172,7 +174,7 @@ class MemberRemoveView(OrganizationPageView):
         membership = get_object_or_404(Membership, organization=self.organization, pk=pk)
         try:
             services.membership_remove(membership=membership)
-        except services.OrgError as error:
+        except ServiceError as error:
             messages.error(request, error.message)
             return redirect("orgs:detail", slug=slug)
         messages.success(request, f"{membership.user.email} removed.")
@@ -186,8 +188,6 @@ class InvitationOpenView(View):
     yet: create one (password emailed) and join. Anything else: say why, change nothing."""
 
     def _context(self, request, token):
-        from accounts.services import email_is_registered
-
         try:
             invitation = services.invitation_for_token(token, user=request.user)
         except services.InvitationInvalid as error:

@@ -56,8 +56,9 @@ def connected_simulated_account(
 ):
     """A trading account on a simulated platform (a new one unless given), set up as the setup
     actor would."""
-    from execution.services import account_connect, account_setup
-    from orgs.platforms import platform_create
+    from execution.accounts.services import account_connect
+    from execution.accounts.setup import account_setup
+    from platforms.services import platform_create
 
     platform = platform or platform_create(
         organization=organization,

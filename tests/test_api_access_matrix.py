@@ -13,12 +13,12 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from execution.operations import order_place
-from execution.services import symbol_override_set
+from clients.services import client_create
+from execution.accounts.services import symbol_override_set
+from execution.orders.accept import order_place
 from orgs import permissions as perms
-from orgs.clients import client_create
-from orgs.platforms import manager_api_set, platform_create, report_db_set
 from orgs.services import invitation_create
+from platforms.services import manager_api_set, platform_create, report_db_set
 from tests.factories import (
     UserFactory,
     add_member,

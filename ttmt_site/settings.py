@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "django_dramatiq",
     "accounts",
     "orgs",
+    "platforms",
+    "clients",
     "execution",
 ]
 
@@ -157,7 +159,7 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "orgs:list"
 
 # --- allauth: email is the only identifier; the password is generated and emailed --------------
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_ADAPTER = "orgs.signup.SignupAdapter"
 ACCOUNT_FORMS = {"login": "accounts.forms.EmailPasswordLoginForm"}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*"]
@@ -274,7 +276,7 @@ TTMT_CLIENT_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("TTMT_CLIENT_AUTH_FAIL
 # --- REST API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "orgs.api.authentication.ApiClientAuthentication",
+        "clients.authentication.ApiClientAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -293,8 +295,8 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "orgs.permissions.ROLE_CHOICES",
         "PresetRoleEnum": "orgs.permissions.PRESET_ROLE_CHOICES",
         "PermissionEnum": "orgs.permissions.PERMISSION_CHOICES",
-        "PlatformTypeEnum": "orgs.models.TradePlatform.TYPE_CHOICES",
-        "AccountTypeEnum": "execution.models.TradingAccount.TYPE_CHOICES",
+        "PlatformTypeEnum": "platforms.models.TradePlatform.TYPE_CHOICES",
+        "AccountTypeEnum": "execution.accounts.models.TradingAccount.TYPE_CHOICES",
     },
 }
 

@@ -3,12 +3,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from execution.dashboard import DashboardView
+from execution.web.dashboard import DashboardView
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("orgs/", include("execution.api.urls")),
+    path("orgs/", include("execution.web.api.urls")),
+    path("orgs/", include("platforms.api.urls")),
+    path("orgs/", include("clients.api.urls")),
     path("orgs/", include("orgs.api.urls")),
 ]
 
@@ -18,7 +20,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("orgs/<slug:slug>/live/", DashboardView.as_view(), name="dashboard"),
-    path("orgs/<slug:slug>/accounts/", include("execution.urls")),
+    path("orgs/<slug:slug>/accounts/", include("execution.web.urls")),
+    path("orgs/<slug:slug>/platforms/", include("platforms.urls")),
+    path("orgs/<slug:slug>/clients/", include("clients.urls")),
     path("orgs/", include("orgs.urls")),
     path("invitations/", include("orgs.invitation_urls")),
     path("api/v1/", include((api_v1, "api"))),

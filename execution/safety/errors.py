@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from execution.gateways.base import GatewayError
+    from execution.broker.gateways.base import GatewayError
 
 logger = logging.getLogger(__name__)
 

@@ -10,14 +10,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
+import redis
 from django.conf import settings
 
+from execution.accounts.models import TradingAccount
 from execution.safety.clock import SystemClock
 from execution.safety.health import BrokerHealthMonitor, HealthConfig
+from execution.safety.models import SafetyEvent
 from execution.safety.pause import PauseConfig, SafetyPause
 from execution.safety.retry import RetryProfile, load_profiles
 from execution.safety.speed import SpeedConfig, SpeedControl
 from execution.safety.state import MemoryStateBackend, RedisStateBackend, StateBackend, Transition
+from platforms.models import TradePlatform
 
 logger = logging.getLogger(__name__)
 
@@ -32,17 +36,12 @@ class Safety:
 
 def _backend() -> StateBackend:
     if settings.REDIS_URL:
-        import redis
-
         return RedisStateBackend(redis.Redis.from_url(settings.REDIS_URL), prefix=settings.TTMT_SAFETY_PREFIX)
     return MemoryStateBackend()
 
 
 def _record(monitor: str):
     def on_transition(transition: Transition) -> None:
-        from execution.models import SafetyEvent, TradingAccount
-        from orgs.models import TradePlatform
-
         at = datetime.fromtimestamp(transition.at, tz=UTC)
         fields = {
             "monitor": monitor,

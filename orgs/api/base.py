@@ -10,9 +10,10 @@ member without the permission the view declares for the action gets 403. Views d
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions, status, viewsets
 
-from orgs.models import ApiClient, Organization
+from clients.models import ApiClient
+from core.errors import ServiceError
+from orgs.models import Organization
 from orgs.selectors import caller_access
-from orgs.services import OrgError
 
 
 class ServiceRefused(exceptions.ValidationError):
@@ -26,7 +27,7 @@ class ServiceRefused(exceptions.ValidationError):
         "not_configured": status.HTTP_409_CONFLICT,
     }
 
-    def __init__(self, error: OrgError):
+    def __init__(self, error: ServiceError):
         super().__init__({error.field or "non_field_errors": [error.message]}, code=error.code)
         self.service_code = error.code
         self.status_code = self.STATUS_BY_CODE.get(error.code, status.HTTP_400_BAD_REQUEST)
@@ -70,6 +71,6 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
             raise exceptions.PermissionDenied(f"You need the {needed!r} permission.")
 
     def handle_exception(self, exc):
-        if isinstance(exc, OrgError):
+        if isinstance(exc, ServiceError):
             exc = ServiceRefused(exc)
         return super().handle_exception(exc)

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from execution.services import risk_settings_set, simulated_faults_set
+from execution.accounts.services import risk_settings_set
+from execution.broker.faults import simulated_faults_set
 from tests.browser.conftest import off_the_loop, screenshot
 from tests.factories import UserFactory, connected_simulated_account, organization_with_admin
 
@@ -163,8 +164,8 @@ def _open_position_elsewhere(account) -> str:
     """A position opened at the broker while the page is away (another terminal, another process)."""
     from asgiref.sync import async_to_sync
 
-    from execution.gateway_factory import gateway_for
-    from execution.gateways.base import OrderKind, OrderRequest, Side
+    from execution.broker.gateways.base import OrderKind, OrderRequest, Side
+    from execution.broker.registry import gateway_for
 
     async def place():
         gateway = gateway_for(account)

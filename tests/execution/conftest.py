@@ -2,7 +2,7 @@ import dramatiq
 import pytest
 from dramatiq import Worker
 
-from execution.simulator import engine
+from execution.broker.simulator import engine
 
 
 @pytest.fixture

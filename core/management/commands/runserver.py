@@ -13,7 +13,7 @@ class Command(DaphneRunserver):
     def inner_run(self, *args, **options):
         # With the autoreloader, inner_run runs in the child process only: start workers there.
         if settings.EMBEDDED and not getattr(self, "_workers_started", False):
-            from core.embedded import start_embedded_streaming, start_embedded_workers
+            from execution.embedded import start_embedded_streaming, start_embedded_workers
 
             start_embedded_workers()
             start_embedded_streaming()

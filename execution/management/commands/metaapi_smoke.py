@@ -16,8 +16,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from execution.gateways.base import GatewayError, OrderKind, OrderRequest, Side
-from execution.gateways.metaapi import MetaApiGateway, token_is_unrestricted
+from execution.broker.gateways.base import GatewayError, OrderKind, OrderRequest, Side
+from execution.broker.gateways.metaapi import MetaApiGateway, token_is_unrestricted
 
 #: Extra MetaApiGateway arguments (tests put SDK stand-ins and a clock here).
 GATEWAY_OVERRIDES: dict[str, Any] = {}

@@ -10,10 +10,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from execution.models import TradingAccount
-from execution.services import simulated_faults, simulated_faults_set
-from orgs.models import TradePlatform
-from orgs.services import OrgError
+from core.errors import ServiceError
+from execution.accounts.models import TradingAccount
+from execution.broker.faults import simulated_faults, simulated_faults_set
+from platforms.models import TradePlatform
 
 
 def _script(value: str) -> list[int | str]:
@@ -54,7 +54,7 @@ class Command(BaseCommand):
                 base = {} if options["clear"] else {k: current[k] for k in current if k in changes}
                 base.update({k: v for k, v in changes.items() if v is not None})
                 current = simulated_faults_set(**target, **base).to_dict()
-        except OrgError as error:
+        except ServiceError as error:
             raise CommandError(error.message) from None
         self.stdout.write(json.dumps(current, indent=2))
 

@@ -12,7 +12,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from execution.streaming import StreamConfig, serve
+from execution.live.streaming import StreamConfig, serve
 
 
 class Command(BaseCommand):

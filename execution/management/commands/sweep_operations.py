@@ -6,7 +6,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from execution.sweeper import housekeeping, sweep
+from execution.housekeeping import housekeeping
+from execution.orders.sweeper import sweep
 
 
 class Command(BaseCommand):

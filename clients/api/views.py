@@ -1,0 +1,58 @@
+"""API clients over the API: list, create (secret shown once), rotate, revoke."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from clients import selectors, services
+from clients.api.serializers import (
+    ApiClientCreateSerializer,
+    ApiClientSerializer,
+    ApiClientWithSecretSerializer,
+)
+from orgs.api.base import OrganizationScopedViewSet
+
+
+class ApiClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+    serializer_class = ApiClientSerializer
+    lookup_value_converter = "int"
+    required_permissions = {
+        "list": "manage_clients",
+        "retrieve": "manage_clients",
+        "create": "manage_clients",
+        "destroy": "manage_clients",
+        "rotate": "manage_clients",
+    }
+
+    def get_queryset(self):
+        return selectors.api_clients_for(self.organization)
+
+    @staticmethod
+    def _with_secret(client, secret) -> dict:
+        data = ApiClientSerializer(client).data
+        return {**data, "client_secret": secret}
+
+    @extend_schema(request=ApiClientCreateSerializer, responses={201: ApiClientWithSecretSerializer})
+    def create(self, request, slug):
+        serializer = ApiClientCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        client, secret = services.client_create(
+            organization=self.organization, created_by=request.user, **serializer.validated_data
+        )
+        return Response(self._with_secret(client, secret), status=status.HTTP_201_CREATED)
+
+    @extend_schema(description="Revoke the client: its secret stops working at once.")
+    def destroy(self, request, slug, pk):
+        services.client_revoke(client=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=None,
+        responses=ApiClientWithSecretSerializer,
+        description="Replace the secret (the old one stops working); the new one is shown once.",
+    )
+    @action(detail=True, methods=["post"])
+    def rotate(self, request, slug, pk):
+        client, secret = services.client_rotate(client=self.get_object())
+        return Response(self._with_secret(client, secret))

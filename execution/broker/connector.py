@@ -1,0 +1,84 @@
+"""The broker seam: one connector per platform ``api``, owning what differs between venues.
+
+A connector builds an account's gateway (the one interface the rest of the product trades
+through), sets an account's connection up, says whether it is set up, reads a cheap book for the
+dashboard's snapshot where the venue allows it, drives the account's event stream, and offers
+fault injection where the venue has it. Outside ``execution.broker`` nothing asks which venue an
+account is on: it asks the connector (``execution.broker.registry.connector_for``).
+"""
+
+import abc
+import asyncio
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from execution.accounts.models import TradingAccount
+from execution.broker.gateways.base import BrokerGateway, PendingOrder, Position
+from platforms.models import TradePlatform
+
+
+class StreamDriver:
+    """How the streaming process follows one account's gateway. The defaults fit a venue that
+    streams by itself (MetaApi): nothing to pump, figures read once on connect, prices
+    subscribed, the book read through the gateway."""
+
+    sends_figures_first = False  # the venue's stream starts with the account's figures
+    subscribes_prices = True  # ticks need a subscription to the symbols of the book
+
+    def start(self, gateway: BrokerGateway, *, interval: float) -> asyncio.Task | None:
+        """Start what makes the gateway's events flow (a task the follower cancels), if anything."""
+        return None
+
+    async def read_book(
+        self, gateway: BrokerGateway, *, positions: bool, orders: bool
+    ) -> tuple[Sequence[Position] | None, Sequence[PendingOrder] | None]:
+        return (
+            (await gateway.positions()) if positions else None,
+            (await gateway.orders()) if orders else None,
+        )
+
+
+class FaultInjection(abc.ABC):
+    """Faults injected into a venue on purpose (latency, scripted codes, error rates,
+    disconnects), per account or per trade platform."""
+
+    @abc.abstractmethod
+    def get(self, *, account: TradingAccount | None = None, platform: TradePlatform | None = None) -> Any:
+        """The fault settings in force (raises ServiceError ``not_configured`` if not set up yet)."""
+
+    @abc.abstractmethod
+    def set(
+        self, *, account: TradingAccount | None = None, platform: TradePlatform | None = None, **settings
+    ) -> Any:
+        """Replace the fault settings (fields not given: defaults); raises ServiceError."""
+
+
+class Connector(abc.ABC):
+    api: ClassVar[str]  # the TradePlatform.api value it serves
+    name: ClassVar[str]  # how a person calls the venue, in messages
+    faults: FaultInjection | None = None  # None: faults cannot be injected on this venue
+
+    @abc.abstractmethod
+    def gateway(self, account: TradingAccount) -> BrokerGateway:
+        """A gateway for the account, on its narrow credential (never a master token)."""
+
+    def known_servers(self) -> Sequence[str]:
+        """The trade servers this venue itself offers, when a platform lists none (empty: any)."""
+        return ()
+
+    @abc.abstractmethod
+    def establish(self, *, account: TradingAccount, password: str) -> None:
+        """Set the account up at the venue with its MetaTrader password (not kept afterwards)."""
+
+    @abc.abstractmethod
+    def is_established(self, account: TradingAccount) -> bool:
+        """Whether the account was set up at the venue (a connection can be opened)."""
+
+    def snapshot_book(self, account: TradingAccount) -> tuple[list[Position], list[PendingOrder]] | None:
+        """The account's positions and orders when the venue can tell cheaply (without a broker
+        session, and without consuming faults meant for operations); None: not known until
+        streamed."""
+        return None
+
+    def stream_driver(self, account: TradingAccount) -> StreamDriver:
+        return StreamDriver()

@@ -1,0 +1,31 @@
+"""Fault injection on a venue that has it (the simulated broker), per account or trade platform."""
+
+from typing import Any
+
+from core.errors import ServiceError
+from execution.accounts.models import TradingAccount
+from execution.broker.connector import FaultInjection
+from execution.broker.registry import connector_for
+from platforms.models import TradePlatform
+
+
+def _injection(*, account: TradingAccount | None, platform: TradePlatform | None) -> FaultInjection:
+    faults = connector_for(platform or account.platform).faults
+    if faults is None:
+        raise ServiceError("Faults can be injected on simulated platforms only.", code="not_simulated")
+    return faults
+
+
+def simulated_faults(*, account: TradingAccount | None = None, platform: TradePlatform | None = None) -> Any:
+    return _injection(account=account, platform=platform).get(account=account, platform=platform)
+
+
+def simulated_faults_set(
+    *, account: TradingAccount | None = None, platform: TradePlatform | None = None, **settings
+) -> Any:
+    """Replace the fault settings of a simulated account or platform (fields not given: defaults)."""
+    return _injection(account=account, platform=platform).set(account=account, platform=platform, **settings)
+
+
+def supports_faults(platform: TradePlatform) -> bool:
+    return connector_for(platform).faults is not None

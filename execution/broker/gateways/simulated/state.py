@@ -1,0 +1,270 @@
+"""Serializable state of a simulated account and fault settings, with a small JSON codec.
+
+Everything here is a plain dataclass that round-trips through JSON (``to_json``/``from_json``):
+Decimals become strings, datetimes ISO-8601 strings, enums their values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from execution.broker.gateways import base
+
+T = TypeVar("T")
+
+# --------------------------------------------------------------------------------------------------
+# Codec
+# --------------------------------------------------------------------------------------------------
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls, vars(base) | globals())
+    return _HINTS[cls]
+
+
+def from_jsonable(tp: Any, data: Any) -> Any:
+    """Rebuild a value of type ``tp`` (dataclass, Decimal, datetime, enum, containers, Optional)."""
+    if data is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(options) == 1:
+            return from_jsonable(options[0], data)
+        for option in options:  # e.g. int | str: keep JSON's own type when it matches
+            if isinstance(option, type) and isinstance(data, option):
+                return data
+        return from_jsonable(options[0], data)
+    if origin in (list, tuple):
+        args = typing.get_args(tp)
+        item = args[0] if args else Any
+        values = [from_jsonable(item, v) for v in data]
+        return tuple(values) if origin is tuple else values
+    if origin is dict:
+        _key, value_type = typing.get_args(tp)
+        return {k: from_jsonable(value_type, v) for k, v in data.items()}
+    if tp is Any:
+        return data
+    if isinstance(tp, type):
+        if dataclasses.is_dataclass(tp):
+            hints = _hints(tp)
+            kwargs = {
+                f.name: from_jsonable(hints[f.name], data[f.name])
+                for f in dataclasses.fields(tp)
+                if f.name in data and f.init
+            }
+            return tp(**kwargs)
+        if issubclass(tp, enum.Enum):
+            return tp(data)
+        if tp is Decimal:
+            return Decimal(str(data))
+        if tp is datetime:
+            return datetime.fromisoformat(data)
+        if tp is float:
+            return float(data)
+        if tp is int:
+            return int(data)
+    return data
+
+
+# --------------------------------------------------------------------------------------------------
+# Fault settings
+# --------------------------------------------------------------------------------------------------
+
+FAULT_OPERATIONS = ("all", "trading", "queries")
+SCRIPTED_TRANSPORT_FAULTS = ("timeout", "timeout_after", "not_connected")
+
+
+@dataclass
+class FaultSettings:
+    """Faults injected into a simulated platform ('platform:mt5') or account.
+
+    * ``latency_seconds``: added to each call (``asyncio.sleep`` in the gateway after the server processed
+      it, so a caller's timeout leaves an unknown outcome; tests inject a fake sleep).
+    * ``scripted_errors``: the next calls fail with these codes, in order (consumed as they fire). An entry
+      is an int code (MT5 trade codes >= 10000 are translated for MT4 accounts) or 'timeout' (transport
+      timeout, not executed), 'timeout_after' (executed, then the answer is lost), 'not_connected'.
+    * ``error_rate`` / ``error_rate_code``: each call fails with that probability, drawn from a seeded RNG
+      (``error_seed`` + ``error_draws`` so the sequence is reproducible and shared between processes).
+    * ``disconnected``: every call raises a transport ``not_connected`` error until cleared.
+    * ``applies_to``: 'all' calls, only 'trading' calls, or only 'queries'.
+    * ``retry_after_seconds``: put on injected 10024 (too many requests) errors.
+    """
+
+    latency_seconds: float = 0.0
+    scripted_errors: list[int | str] = field(default_factory=list)
+    error_rate: float = 0.0
+    error_rate_code: int = 10024
+    error_seed: int = 0
+    error_draws: int = 0
+    disconnected: bool = False
+    applies_to: str = "all"
+    retry_after_seconds: float | None = 1.0
+
+    def __post_init__(self) -> None:
+        if self.applies_to not in FAULT_OPERATIONS:
+            raise ValueError(f"applies_to must be one of {FAULT_OPERATIONS}")
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ValueError("error_rate must be within [0, 1]")
+        if self.latency_seconds < 0:
+            raise ValueError("latency_seconds must be >= 0")
+        for entry in self.scripted_errors:
+            if isinstance(entry, bool) or not isinstance(entry, int | str):
+                raise ValueError(f"scripted error {entry!r} must be an int code or a transport fault name")
+            if isinstance(entry, str) and entry not in SCRIPTED_TRANSPORT_FAULTS:
+                raise ValueError(f"scripted transport fault must be one of {SCRIPTED_TRANSPORT_FAULTS}")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.latency_seconds or self.scripted_errors or self.error_rate or self.disconnected)
+
+    def applies(self, kind: str) -> bool:
+        return self.applies_to == "all" or self.applies_to == kind
+
+    def to_dict(self) -> dict:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FaultSettings:
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+        return from_jsonable(cls, data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FaultSettings:
+        return cls.from_dict(json.loads(text))
+
+
+# --------------------------------------------------------------------------------------------------
+# Account state
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SimPosition:
+    id: str
+    symbol: str
+    side: base.Side
+    volume: Decimal
+    open_price: Decimal
+    sl: Decimal | None
+    tp: Decimal | None
+    client_tag: str | None
+    opened_at: datetime
+    order_id: str
+
+
+@dataclass
+class SimOrder:
+    id: str
+    symbol: str
+    type: base.PendingOrderType
+    volume: Decimal
+    price: Decimal
+    sl: Decimal | None
+    tp: Decimal | None
+    client_tag: str | None
+    created_at: datetime
+
+
+@dataclass
+class SimEventRecord:
+    """A logged account event (fills, closes...) so that every process's gateway can publish it."""
+
+    seq: int
+    kind: str
+    data: dict
+
+
+@dataclass
+class SimAccountState:
+    account_key: str
+    server: str
+    platform: str
+    currency: str
+    leverage: int
+    balance: Decimal
+    next_ticket: int = 1_000_001
+    positions: list[SimPosition] = field(default_factory=list)
+    orders: list[SimOrder] = field(default_factory=list)
+    history: list[base.HistoryDeal] = field(default_factory=list)
+    last_evaluated: datetime | None = None
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    events: list[SimEventRecord] = field(default_factory=list)
+    event_seq: int = 0
+    version: int = 0  # bumped on every save
+    # Which platform-wide fault settings apply ('platform:<fault_group>'); defaults to the platform type,
+    # the product sets one group per trade platform.
+    fault_group: str = ""
+
+    @property
+    def fault_scope(self) -> str:
+        return f"platform:{self.fault_group or self.platform}"
+
+    def ticket(self) -> str:
+        value = self.next_ticket
+        self.next_ticket += 1
+        return str(value)
+
+    def to_json(self) -> str:
+        return json.dumps(to_jsonable(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> SimAccountState:
+        return from_jsonable(cls, json.loads(text))
+
+
+EVENT_TYPES: dict[str, type[base.GatewayEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        base.OrderFilled,
+        base.OrderCancelled,
+        base.PositionOpened,
+        base.PositionModified,
+        base.PositionClosed,
+        base.PriceTick,
+        base.AccountFigures,
+        base.ConnectionUp,
+        base.ConnectionDown,
+    )
+}
+
+
+def event_to_record(seq: int, event: base.GatewayEvent) -> SimEventRecord:
+    return SimEventRecord(seq=seq, kind=type(event).__name__, data=to_jsonable(event))
+
+
+def record_to_event(record: SimEventRecord) -> base.GatewayEvent:
+    return from_jsonable(EVENT_TYPES[record.kind], record.data)

@@ -1,0 +1,200 @@
+"""The simulated broker's connector: the simulator as the product runs it.
+
+Its state lives in the database, shared by every process through :class:`DatabaseStateStore`
+(row lock per key), with one engine per process; prices need no sharing (the feed is a function
+of seed, symbol and second). Setting an account up opens it at the simulated broker; faults can
+be injected per account or per trade platform; the streaming process pumps the simulator.
+"""
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from functools import cache
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+
+from core.errors import ServiceError
+from execution.accounts.models import TradingAccount
+from execution.broker.connector import Connector, FaultInjection, StreamDriver
+from execution.broker.gateways.base import BrokerGateway, PendingOrder, Position
+from execution.broker.gateways.simulated import (
+    CATALOGS,
+    FaultSettings,
+    SimStateStore,
+    SimulatedEngine,
+    SimulatedGateway,
+    account_scope,
+    platform_scope,
+)
+from execution.broker.models import SimulatorDocument
+from platforms.models import TradePlatform
+
+SIMULATED_SERVERS = tuple(sorted(CATALOGS))
+
+
+class DatabaseStateStore(SimStateStore):
+    """Documents in ``SimulatorDocument`` rows; ``lock`` holds SELECT ... FOR UPDATE on the row
+    inside a transaction (and a thread lock, for SQLite where FOR UPDATE is a no-op)."""
+
+    def __init__(self) -> None:
+        self._thread_locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def read(self, key: str) -> str | None:
+        document = SimulatorDocument.objects.filter(key=key).values_list("document", flat=True).first()
+        return document or None
+
+    def write(self, key: str, document: str) -> None:
+        SimulatorDocument.objects.update_or_create(key=key, defaults={"document": document})
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        with self._guard:
+            thread_lock = self._thread_locks.setdefault(key, threading.Lock())
+        with thread_lock, transaction.atomic():
+            SimulatorDocument.objects.get_or_create(key=key, defaults={"document": ""})
+            SimulatorDocument.objects.select_for_update().filter(key=key).exists()
+            yield
+
+
+@cache
+def engine() -> SimulatedEngine:
+    """This process's engine over the shared database state."""
+    return SimulatedEngine(DatabaseStateStore(), seed=settings.TTMT_SIMULATOR_SEED)
+
+
+def account_key(account_id: int) -> str:
+    return f"account-{account_id}"
+
+
+def simulated_fault_group(platform: TradePlatform) -> str:
+    """Platform-wide simulated faults are set per trade platform."""
+    return f"tp{platform.pk}"
+
+
+def open_simulated_account(account: TradingAccount) -> None:
+    """Create the account at the simulated broker (idempotent: an existing one is kept)."""
+    engine().open_account(
+        account_key(account.pk),
+        server=account.server,
+        balance=Decimal(settings.TTMT_SIMULATOR_BALANCE[account.type]),
+        leverage=100,
+        currency="USD",
+        platform=account.platform.type,
+        fault_group=simulated_fault_group(account.platform),
+    )
+
+
+def _on_the_callers_thread(function):
+    """The engine's store is the ORM: run it on the thread (and database connection) of the sync
+    caller of async_to_sync, or on Django's shared sync thread inside an async server."""
+    return sync_to_async(function)()
+
+
+def stream_book(account_key_: str) -> tuple[list[Position], list[PendingOrder]]:
+    """A simulated account's positions and orders, read as its event stream sees them: injected
+    faults meant for operations (scripted errors, error rates) are not consumed by this read."""
+
+    def read(state, now):
+        simulator = engine()
+        return simulator.op_positions(state, now), simulator.op_orders(state, now)
+
+    return engine().call(account_key_, "stream", read).unwrap()
+
+
+FAULT_FIELDS = (
+    "latency_seconds",
+    "scripted_errors",
+    "error_rate",
+    "error_rate_code",
+    "disconnected",
+    "applies_to",
+    "retry_after_seconds",
+)
+
+
+class SimulatedFaults(FaultInjection):
+    @staticmethod
+    def _scope(*, account: TradingAccount | None, platform: TradePlatform | None) -> str:
+        if account is not None:
+            return account_scope(account_key(account.pk))
+        return platform_scope(simulated_fault_group(platform))
+
+    def get(self, *, account: TradingAccount | None = None, platform: TradePlatform | None = None):
+        try:
+            return engine().get_faults(self._scope(account=account, platform=platform))
+        except KeyError:
+            raise ServiceError(
+                "The account is not set up at the simulated broker yet.", code="not_configured"
+            ) from None
+
+    def set(
+        self, *, account: TradingAccount | None = None, platform: TradePlatform | None = None, **settings
+    ) -> FaultSettings:
+        unknown = set(settings) - set(FAULT_FIELDS)
+        if unknown:
+            raise ServiceError(f"Unknown fault settings: {', '.join(sorted(unknown))}.")
+        try:
+            faults = FaultSettings(**settings)
+            engine().set_faults(self._scope(account=account, platform=platform), faults)
+        except ValueError as error:
+            raise ServiceError(str(error)) from None
+        except KeyError:
+            raise ServiceError(
+                "The account is not set up at the simulated broker yet.", code="not_configured"
+            ) from None
+        return faults
+
+
+class _SimulatorDriver(StreamDriver):
+    """The simulator does not stream by itself: its pump (``SimulatedGateway.run``) steps the
+    engine (stop losses, take profits, pending orders) and emits events, figures first. Its book
+    is read as the stream sees it."""
+
+    sends_figures_first = True
+    subscribes_prices = False  # it ticks the symbols of the book by itself
+
+    def __init__(self, account: TradingAccount) -> None:
+        self.key = account_key(account.pk)
+
+    def start(self, gateway: BrokerGateway, *, interval: float) -> asyncio.Task:
+        return asyncio.create_task(gateway.run(interval=interval))
+
+    async def read_book(self, gateway: BrokerGateway, *, positions: bool, orders: bool):
+        found_positions, found_orders = await database_sync_to_async(stream_book)(self.key)
+        return (found_positions if positions else None), (found_orders if orders else None)
+
+
+class SimulatedConnector(Connector):
+    api = TradePlatform.SIMULATED
+    name = "simulated broker"
+    faults = SimulatedFaults()
+
+    def gateway(self, account: TradingAccount) -> SimulatedGateway:
+        return SimulatedGateway(
+            engine(),
+            account_key(account.pk),
+            server=account.server,
+            platform=account.platform.type,
+            run_sync=_on_the_callers_thread,
+        )
+
+    def known_servers(self) -> tuple[str, ...]:
+        return SIMULATED_SERVERS
+
+    def establish(self, *, account: TradingAccount, password: str) -> None:
+        open_simulated_account(account)
+
+    def is_established(self, account: TradingAccount) -> bool:
+        return engine().load_account(account_key(account.pk)) is not None
+
+    def snapshot_book(self, account: TradingAccount) -> tuple[list[Position], list[PendingOrder]]:
+        return stream_book(account_key(account.pk))
+
+    def stream_driver(self, account: TradingAccount) -> StreamDriver:
+        return _SimulatorDriver(account)

@@ -1,1 +1,0 @@
-"""Broker gateways: one async interface (:mod:`execution.gateways.base`) and its implementations."""

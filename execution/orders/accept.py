@@ -1,0 +1,166 @@
+"""Accepting broker operations: each becomes a durable Operation, enqueued after commit.
+
+Nothing here calls the broker: the pipeline (``execution.orders.pipeline``) does, for every operation.
+A new order names its symbol as a person writes it (mapped to the broker's symbol here); its
+volume is decided later from the account's risk settings, never from the caller.
+"""
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from core.errors import ServiceError
+from execution.accounts.models import TradingAccount
+from execution.accounts.services import symbol_resolve
+from execution.accounts.symbols import SymbolError
+from execution.orders import pipeline
+from execution.orders.actors import enqueue
+from execution.orders.models import IdempotencyKey, Operation
+from orgs.models import Organization
+
+KEEP = object()  # an SL/TP level the caller did not mention: left as it is
+
+
+class IdempotencyConflict(ServiceError):
+    """The same Idempotency-Key came with a different request."""
+
+
+def _submit(*, account: TradingAccount, kind: str, params: dict, requested_by: str) -> Operation:
+    if account.connection_state != TradingAccount.CONNECTED:
+        raise ServiceError(
+            f"The account is {account.connection_state}: operations need a connected account.",
+            code="not_connected",
+        )
+    operation = Operation.objects.create(
+        organization_id=account.organization_id,
+        account=account,
+        kind=kind,
+        params=params,
+        priority=int(pipeline.operation_priority(kind)),
+        client_tag="ttmt-" + secrets.token_hex(8),
+        deadline=pipeline.operation_deadline(kind),
+        requested_by=requested_by,
+    )
+    enqueue(operation.pk)
+    return operation
+
+
+def _level(value) -> str | None:
+    return None if value is None else str(Decimal(str(value)))
+
+
+@transaction.atomic
+def order_place(
+    *,
+    account: TradingAccount,
+    symbol: str,
+    side: str,
+    type: str,
+    sl=None,
+    tp=None,
+    price=None,
+    requested_by: str = "",
+) -> Operation:
+    try:
+        resolution = symbol_resolve(account=account, name=symbol)
+    except SymbolError as error:
+        raise ServiceError(str(error), field="symbol", code="unknown_symbol") from None
+    if type != "market" and price is None:
+        raise ServiceError(f"A {type} order needs a price.", field="price")
+    params = {
+        "symbol": resolution.broker_symbol,
+        "requested_symbol": symbol,
+        "side": side,
+        "type": type,
+        "sl": _level(sl),
+        "tp": _level(tp),
+        "price": None if type == "market" else _level(price),
+    }
+    return _submit(account=account, kind="place_order", params=params, requested_by=requested_by)
+
+
+@transaction.atomic
+def position_modify(
+    *,
+    account: TradingAccount,
+    position_id: str,
+    sl=KEEP,
+    tp=KEEP,
+    breakeven: bool = False,
+    requested_by: str = "",
+) -> Operation:
+    """Move the stop loss (to break-even, or a level) and/or the take profit. Stop-loss changes are
+    protective (high priority, breakeven retry profile); a take-profit change alone is normal."""
+    params: dict = {"position_id": position_id}
+    if breakeven:
+        kind, params["breakeven"] = "breakeven", True
+    elif sl is KEEP and tp is KEEP:
+        raise ServiceError("Give sl, tp, or breakeven.")
+    else:
+        kind = (
+            "modify_sltp"
+            if sl is not KEEP and tp is not KEEP
+            else ("modify_sl" if sl is not KEEP else "modify_tp")
+        )
+    if sl is not KEEP and not breakeven:
+        params["sl"] = _level(sl)
+    if tp is not KEEP:
+        params["tp"] = _level(tp)
+    return _submit(account=account, kind=kind, params=params, requested_by=requested_by)
+
+
+@transaction.atomic
+def position_close(
+    *, account: TradingAccount, position_id: str, volume=None, requested_by: str = ""
+) -> Operation:
+    params = {"position_id": position_id, "volume": _level(volume)}
+    return _submit(account=account, kind="close_position", params=params, requested_by=requested_by)
+
+
+@transaction.atomic
+def order_cancel(*, account: TradingAccount, order_id: str, requested_by: str = "") -> Operation:
+    return _submit(
+        account=account, kind="cancel_order", params={"order_id": order_id}, requested_by=requested_by
+    )
+
+
+def request_fingerprint(*, method: str, path: str, body: dict) -> str:
+    canonical = json.dumps({"method": method, "path": path, "body": body}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotent(
+    *, organization: Organization, key: str | None, fingerprint: str, produce: Callable[[], tuple[int, dict]]
+) -> tuple[int, dict]:
+    """Run ``produce`` once per key: the same key and request get the first response again; the same
+    key with another request raises IdempotencyConflict. The key row and what ``produce`` wrote
+    commit together, so a retried request never doubles an order."""
+    if not key:
+        with transaction.atomic():
+            return produce()
+    for _ in range(2):
+        existing = IdempotencyKey.objects.filter(organization=organization, key=key).first()
+        if existing is not None:
+            if existing.fingerprint != fingerprint:
+                raise IdempotencyConflict(
+                    "This Idempotency-Key was used with a different request.", code="idempotency_conflict"
+                )
+            return existing.response_status, existing.response_body
+        try:
+            with transaction.atomic():
+                status, body = produce()
+                IdempotencyKey.objects.create(
+                    organization=organization,
+                    key=key,
+                    fingerprint=fingerprint,
+                    response_status=status,
+                    response_body=body,
+                )
+                return status, body
+        except IntegrityError:
+            continue  # a concurrent request with the same key committed first: answer as it did
+    raise ServiceError("Could not settle the Idempotency-Key; retry the request.")

@@ -1,0 +1,106 @@
+"""Broker operations: each durable from acceptance to outcome, its attempts, and idempotency keys."""
+
+from django.db import models
+from django.utils import timezone
+
+from execution.accounts.models import TradingAccount
+from orgs.models import Organization
+
+
+class Operation(models.Model):
+    """One broker operation, durable from acceptance to outcome; executed by the pipeline."""
+
+    ACCEPTED, RUNNING, WAITING, DONE, FAILED = "accepted", "running", "waiting", "done", "failed"
+    STATE_CHOICES = [
+        (ACCEPTED, "Accepted"),
+        (RUNNING, "Running"),
+        (WAITING, "Waiting"),
+        (DONE, "Done"),
+        (FAILED, "Failed"),
+    ]
+    TERMINAL = (DONE, FAILED)
+    KIND_CHOICES = [
+        (kind, kind.replace("_", " "))
+        for kind in (
+            "place_order",
+            "modify_sl",
+            "breakeven",
+            "modify_tp",
+            "modify_sltp",
+            "close_position",
+            "cancel_order",
+            "modify_order",
+            "query",
+        )
+    ]
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="operations")
+    account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="operations")
+    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
+    params = models.JSONField(default=dict)
+    priority = models.PositiveSmallIntegerField(help_text="0 high, 1 normal, 2 low")
+    client_tag = models.CharField(max_length=26, unique=True, editable=False)
+    state = models.CharField(max_length=10, choices=STATE_CHOICES, default=ACCEPTED)
+    reason = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    last_category = models.CharField(max_length=16, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Earliest next run (retry, pause)")
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker holds it until then")
+    deadline = models.DateTimeField(help_text="Fails with a reason if not done by then")
+    requested_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "updated_at"]), models.Index(fields=["account", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} on {self.account_id} ({self.state})"
+
+
+class OperationAttempt(models.Model):
+    """One call to the broker. An attempt without ``finished_at`` had an unknown outcome (the
+    worker died or the call timed out): the next run looks the client tag up before resending."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    category = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=12, blank=True)
+    code = models.IntegerField(null=True, blank=True)
+    string_code = models.CharField(max_length=64, blank=True)
+    message = models.TextField(blank=True)
+    retry_in_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome_unknown = models.BooleanField(
+        default=False, help_text="Sent, but whether the broker did it is unknown (timeout, crash)"
+    )
+
+    class Meta:
+        ordering = ["operation", "number"]
+        constraints = [models.UniqueConstraint(fields=["operation", "number"], name="attempt_number_unique")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.operation_id}"
+
+
+class IdempotencyKey(models.Model):
+    """The first response to an ``Idempotency-Key``: the same key and body get it again; the same
+    key with another body gets 409."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,233 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from execution.accounts.models import AccountSymbol, RiskSettings, SymbolOverride, TradingAccount
+from execution.broker.gateways.simulated.state import FAULT_OPERATIONS
+from execution.orders.models import Operation, OperationAttempt
+
+
+class TradingAccountSerializer(serializers.ModelSerializer):
+    """``password`` is the MetaTrader password: write-only, used once to set the connection up."""
+
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
+    platform_name = serializers.CharField(source="platform.name", read_only=True)
+    is_live = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = TradingAccount
+        fields = [
+            "id",
+            "name",
+            "type",
+            "is_live",
+            "platform",
+            "platform_name",
+            "login",
+            "server",
+            "password",
+            "connection_state",
+            "connection_error",
+            "state_changed_at",
+            "balance",
+            "equity",
+            "margin",
+            "free_margin",
+            "currency",
+            "leverage",
+            "figures_at",
+            "created_at",
+        ]
+        read_only_fields = [
+            "connection_state",
+            "connection_error",
+            "state_changed_at",
+            "balance",
+            "equity",
+            "margin",
+            "free_margin",
+            "currency",
+            "leverage",
+            "figures_at",
+            "created_at",
+        ]
+        extra_kwargs = {"type": {"default": TradingAccount.DEMO}}
+
+    def __init__(self, *args, organization=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if organization is not None:  # only this organization's platforms can be chosen
+            self.fields["platform"].queryset = organization.platforms.all()
+
+
+class AccountUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TradingAccount
+        fields = ["name", "type"]
+
+
+class ReconnectSerializer(serializers.Serializer):
+    password = serializers.CharField(trim_whitespace=False, max_length=128)
+
+
+class PositionSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    volume = serializers.DecimalField(max_digits=12, decimal_places=2)
+    open_price = serializers.DecimalField(max_digits=20, decimal_places=6)
+    current_price = serializers.DecimalField(max_digits=20, decimal_places=6)
+    sl = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    tp = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    profit = serializers.DecimalField(max_digits=20, decimal_places=2)
+    client_tag = serializers.CharField(allow_null=True)
+    opened_at = serializers.DateTimeField()
+
+
+class PendingOrderSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    symbol = serializers.CharField()
+    type = serializers.CharField()
+    volume = serializers.DecimalField(max_digits=12, decimal_places=2)
+    price = serializers.DecimalField(max_digits=20, decimal_places=6)
+    sl = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    tp = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    client_tag = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class AccountSymbolSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AccountSymbol
+        exclude = ["id", "account"]
+
+
+class SymbolOverrideSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SymbolOverride
+        fields = ["id", "alias", "broker_symbol"]
+
+
+class SymbolResolutionSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    broker_symbol = serializers.CharField()
+    canonical = serializers.CharField()
+    asset_class = serializers.CharField(allow_null=True)
+    matched_by = serializers.CharField()
+
+
+class FaultSettingsSerializer(serializers.Serializer):
+    """Simulated broker faults. ``scripted_errors``: the next calls fail with these codes in order
+    (MT5 codes such as 10004, 10024, or 'timeout', 'timeout_after', 'not_connected')."""
+
+    latency_seconds = serializers.FloatField(min_value=0, max_value=60, default=0)
+    scripted_errors = serializers.ListField(child=serializers.JSONField(), default=list, max_length=1000)
+    error_rate = serializers.FloatField(min_value=0, max_value=1, default=0)
+    error_rate_code = serializers.IntegerField(default=10024)
+    disconnected = serializers.BooleanField(default=False)
+    applies_to = serializers.ChoiceField(choices=FAULT_OPERATIONS, default="all")
+    retry_after_seconds = serializers.FloatField(min_value=0, allow_null=True, default=1.0)
+
+    def validate_scripted_errors(self, value):
+        for item in value:
+            if not (isinstance(item, int) or item in ("timeout", "timeout_after", "not_connected")):
+                raise serializers.ValidationError(
+                    f"{item!r}: give a numeric code or 'timeout', 'timeout_after', 'not_connected'."
+                )
+        return value
+
+
+class OrderPlaceSerializer(serializers.Serializer):
+    """A new order. Its volume comes from the account's risk settings: a proposed volume is ignored."""
+
+    symbol = serializers.CharField(max_length=40, help_text="As a person writes it: EURUSD, gold, US30...")
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+    type = serializers.ChoiceField(choices=["market", "limit", "stop"], default="market")
+    price = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    tp = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+
+
+class PositionModifySerializer(serializers.Serializer):
+    """Give ``sl`` and/or ``tp`` (null removes the level; an omitted one is kept), or ``breakeven``."""
+
+    sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    tp = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    breakeven = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if not attrs.get("breakeven") and "sl" not in attrs and "tp" not in attrs:
+            raise serializers.ValidationError("Give sl, tp, or breakeven.")
+        if attrs.get("breakeven") and "sl" in attrs:
+            raise serializers.ValidationError({"sl": ["Give either sl or breakeven, not both."]})
+        return attrs
+
+
+class PositionCloseSerializer(serializers.Serializer):
+    volume = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.01"),
+        help_text="Lots to close; omitted: all",
+    )
+
+
+class OperationAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OperationAttempt
+        exclude = ["id", "operation"]
+
+
+class OperationSerializer(serializers.ModelSerializer):
+    attempts = OperationAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Operation
+        fields = [
+            "id",
+            "account",
+            "kind",
+            "state",
+            "priority",
+            "params",
+            "client_tag",
+            "reason",
+            "result",
+            "attempt_count",
+            "last_category",
+            "not_before",
+            "deadline",
+            "requested_by",
+            "created_at",
+            "finished_at",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+
+class RiskSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RiskSettings
+        fields = ["mode", "risk_level", "fixed_lots", "risk_percent", "asset_caps"]
+
+
+class SafetyEventSerializer(serializers.Serializer):
+    monitor = serializers.CharField()
+    from_state = serializers.CharField()
+    to_state = serializers.CharField()
+    cause = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class SafetyStatusSerializer(serializers.Serializer):
+    pause_state = serializers.CharField(help_text="trading, paused or testing")
+    consecutive_failures = serializers.IntegerField()
+    consecutive_permanent = serializers.IntegerField()
+    seconds_to_test = serializers.FloatField(allow_null=True)
+    tests_in_flight = serializers.IntegerField()
+    broker_health = serializers.CharField(help_text="healthy or paused (the whole platform)")
+    broker_health_seconds_remaining = serializers.FloatField(allow_null=True)
+    in_flight = serializers.IntegerField()
+    queue_depth = serializers.DictField(child=serializers.IntegerField(), help_text="by priority")
+    recent_events = SafetyEventSerializer(many=True)

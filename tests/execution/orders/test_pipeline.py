@@ -1,0 +1,311 @@
+"""The execution pipeline end to end: API -> operation -> actor -> safety -> simulated broker."""
+
+import time
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from execution.accounts.models import RiskSettings
+from execution.broker.faults import simulated_faults_set
+from execution.broker.gateways.base import OrderKind, OrderRequest, Side
+from execution.broker.registry import gateway_for
+from execution.orders import pipeline
+from execution.orders.accept import order_place, position_close
+from execution.orders.actors import enqueue
+from execution.orders.models import Operation, OperationAttempt
+from execution.safety.models import SafetyEvent
+from execution.safety.runtime import safety
+from tests.factories import connected_simulated_account
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def account(organization):
+    # BTCUSD trades around the clock: these tests do not depend on the day they run
+    return connected_simulated_account(organization, server="SimBroker-Demo")
+
+
+def orders_url(account):
+    return f"/api/v1/orgs/{account.organization.slug}/accounts/{account.pk}/"
+
+
+def broker_positions(account):
+    async def read():
+        gateway = gateway_for(account)
+        await gateway.connect()
+        return await gateway.positions()
+
+    return async_to_sync(read)()
+
+
+def place(api, account, **body):
+    body = {"symbol": "btc", "side": "buy", **body}
+    return api.post(orders_url(account) + "orders/", body, format="json")
+
+
+def test_an_order_goes_through_the_pipeline_with_the_volume_from_risk_settings(
+    api, admin_user, account, run_queued
+):
+    RiskSettings.objects.create(account=account, mode="fixed", fixed_lots="0.05")
+    api.force_authenticate(admin_user)
+
+    response = place(api, account, volume="50")  # a proposed volume is ignored
+    assert response.status_code == 202, response.json()
+    assert response.json()["state"] == "accepted"
+    run_queued()
+
+    operation = Operation.objects.get()
+    assert operation.state == "done", operation.reason
+    assert operation.params["symbol"] == "BTCUSD"
+    (position,) = broker_positions(account)
+    assert (position.symbol, position.volume, position.client_tag) == (
+        "BTCUSD",
+        Decimal("0.05"),
+        operation.client_tag,
+    )
+    assert [a.category for a in operation.attempts.all()] == ["success"]
+
+
+def test_the_same_idempotency_key_never_doubles_an_order(api, admin_user, account, run_queued):
+    api.force_authenticate(admin_user)
+    first = api.post(
+        orders_url(account) + "orders/",
+        {"symbol": "BTCUSD", "side": "buy"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
+    again = api.post(
+        orders_url(account) + "orders/",
+        {"symbol": "BTCUSD", "side": "buy"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
+    other = api.post(
+        orders_url(account) + "orders/",
+        {"symbol": "BTCUSD", "side": "sell"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
+
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json() == first.json()
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_conflict"
+    run_queued()
+    assert Operation.objects.count() == 1
+    assert len(broker_positions(account)) == 1
+
+
+def test_a_transient_error_is_retried_by_the_profile(account, run_queued):
+    simulated_faults_set(account=account, scripted_errors=[10004, 10004])  # requotes
+    operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+
+    operation.refresh_from_db()
+    assert operation.state == "done", operation.reason
+    attempts = list(operation.attempts.values_list("category", "code"))
+    assert attempts == [("transient", 10004), ("transient", 10004), ("success", 10009)]
+    assert len(broker_positions(account)) == 1
+
+
+def test_a_permanent_error_fails_at_once_and_two_in_a_row_pause_the_account(account, run_queued):
+    simulated_faults_set(account=account, scripted_errors=[10019, 10019])  # no money
+    first = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+    second = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+
+    for operation in (first, second):
+        operation.refresh_from_db()
+        assert operation.state == "failed"
+        assert operation.attempts.count() == 1
+        assert "permanent" in operation.reason
+    assert str(safety().pause.status(str(account.pk)).state) == "paused"
+    event = SafetyEvent.objects.get(account=account)
+    assert (event.from_state, event.to_state) == ("trading", "paused")
+    assert "2 consecutive permanent failures" in event.cause
+
+    third = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+    third.refresh_from_db()
+    assert third.state == "failed"
+    assert "safety pause is paused" in third.reason
+    assert third.attempts.count() == 0  # never sent
+
+
+def test_a_close_waits_for_a_paused_account_instead_of_being_dropped(account, run_queued):
+    operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+    (position,) = broker_positions(account)
+    simulated_faults_set(account=account, scripted_errors=[10019, 10019])
+    for _ in range(2):
+        order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+        run_queued()
+    assert str(safety().pause.status(str(account.pk)).state) == "paused"
+
+    close = position_close(account=account, position_id=position.id)
+    # the worker sets it waiting and re-enqueues it for when the pause tests again (30 s later)
+    for _ in range(100):
+        close.refresh_from_db()
+        if close.state == "waiting":
+            break
+        time.sleep(0.05)
+    assert close.state == "waiting"
+    assert "Protective operation: waiting" in close.reason
+    assert close.not_before is not None
+    assert operation.pk != close.pk
+
+
+def test_an_unknown_outcome_is_looked_up_by_client_tag_before_sending_again(account, run_queued):
+    # the order is executed, its answer lost (trading calls only: the price query before it answers)
+    simulated_faults_set(account=account, scripted_errors=["timeout_after"], applies_to="trading")
+    operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+
+    operation.refresh_from_db()
+    assert operation.state == "done", operation.reason
+    assert operation.result["found_by_client_tag"] is True
+    assert list(operation.attempts.values_list("outcome_unknown", flat=True)) == [True]
+    assert len(broker_positions(account)) == 1  # not two
+
+
+def test_a_worker_that_died_after_sending_causes_no_duplicate(account, run_queued):
+    operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    # as if a worker had sent it and died before recording anything: an open attempt, an expired lease
+    OperationAttempt.objects.create(operation=operation, number=1)
+    Operation.objects.filter(pk=operation.pk).update(state="running", attempt_count=1)
+
+    async def send():
+        gateway = gateway_for(account)
+        await gateway.connect()
+        spec = await gateway.symbol_spec("BTCUSD")
+        await gateway.place_order(
+            OrderRequest(
+                "BTCUSD", Side.BUY, OrderKind.MARKET, spec.volume_min, client_tag=operation.client_tag
+            )
+        )
+
+    async_to_sync(send)()
+    Operation.objects.filter(pk=operation.pk).update(lease_until="2000-01-01T00:00:00Z")
+    pipeline.run_operation(operation.pk)
+
+    operation.refresh_from_db()
+    assert operation.state == "done"
+    assert operation.result["found_by_client_tag"] is True
+    assert len(broker_positions(account)) == 1
+    assert operation.attempts.get().outcome_unknown is True
+
+
+def test_a_redelivered_message_for_a_finished_operation_does_nothing(account, run_queued):
+    operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+    pipeline.run_operation(operation.pk)
+    enqueue(operation.pk)
+    run_queued()
+    assert Operation.objects.get().attempts.count() == 1
+    assert len(broker_positions(account)) == 1
+
+
+def test_a_volume_below_the_symbol_minimum_is_rejected_with_the_reason(account, run_queued):
+    RiskSettings.objects.create(account=account, mode="risk_percent", risk_percent="0.01")
+    operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market", sl="1")
+    run_queued()
+    operation.refresh_from_db()
+    assert operation.state == "failed"
+    assert operation.reason.startswith("Volume rejected")
+    assert broker_positions(account) == []
+    assert str(safety().pause.status(str(account.pk)).state) == "trading"  # not a broker fault
+
+
+def test_three_failures_on_a_platform_pause_all_its_accounts_but_not_other_platforms(
+    organization, run_queued, settings
+):
+    retry = settings.TTMT_SAFETY["retry"]
+    settings.TTMT_SAFETY = {**settings.TTMT_SAFETY, "retry": {**retry, "order_placement": {"max_retries": 0}}}
+    safety.cache_clear()  # one attempt per operation: the failures below come one by one
+    first = connected_simulated_account(organization, login="1")
+    second = connected_simulated_account(organization, login="2", platform=first.platform)
+    elsewhere = connected_simulated_account(organization, login="3")
+    # broker-wide trouble: the trading calls on this platform fail (connection), whichever the account
+    simulated_faults_set(platform=first.platform, scripted_errors=[10031] * 10, applies_to="trading")
+
+    failures = []
+    for account in (first, second, first):
+        failures.append(order_place(account=account, symbol="BTCUSD", side="buy", type="market"))
+        run_queued()
+    assert [op.attempts.get().code for op in failures] == [10031, 10031, 10031]
+    assert safety().health.status(str(first.platform_id)).paused
+    assert not safety().health.status(str(elsewhere.platform_id)).paused
+    assert str(safety().pause.status(str(first.pk)).state) == "trading"  # 2 failures: not the account's pause
+    event = SafetyEvent.objects.get(platform=first.platform)
+    assert (event.monitor, event.to_state) == ("health", "paused")
+
+    later = order_place(account=elsewhere, symbol="BTCUSD", side="buy", type="market")
+    blocked = order_place(account=second, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+    later.refresh_from_db()
+    blocked.refresh_from_db()
+    assert later.state == "done", later.reason
+    assert blocked.state == "failed" and "broker health monitor" in blocked.reason
+    assert blocked.attempts.count() == 0
+
+
+def test_operations_and_safety_are_visible_in_the_api(api, admin_user, account, run_queued):
+    simulated_faults_set(account=account, scripted_errors=[10004])
+    operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+    api.force_authenticate(admin_user)
+
+    body = api.get(orders_url(account) + f"operations/{operation.pk}/").json()
+    assert body["state"] == "done"
+    assert [(a["number"], a["category"], a["code"]) for a in body["attempts"]] == [
+        (1, "transient", 10004),
+        (2, "success", 10009),
+    ]
+    status = api.get(orders_url(account) + "safety/").json()
+    assert status == status | {"pause_state": "trading", "broker_health": "healthy", "in_flight": 0}
+    assert set(status["queue_depth"]) == {"high", "normal", "low"}
+
+
+def test_the_sweeper_re_enqueues_an_operation_whose_message_was_lost(account, run_queued):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from execution.orders.sweeper import sweep
+
+    operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()  # done: nothing to sweep
+    lost = Operation.objects.create(
+        organization=account.organization,
+        account=account,
+        kind="place_order",
+        params=operation.params,
+        priority=1,
+        client_tag="ttmt-lost-message",
+        deadline=timezone.now() + timedelta(minutes=5),
+    )
+    Operation.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+
+    assert sweep() == [lost.pk]
+    run_queued()
+    lost.refresh_from_db()
+    assert lost.state == "done", lost.reason
+    assert sweep() == []
+    assert len(broker_positions(account)) == 2
+
+
+def test_the_account_page_shows_the_safety_state_and_operations(client, admin_user, account, run_queued):
+    simulated_faults_set(account=account, scripted_errors=[10019, 10019])
+    for _ in range(2):
+        order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+        run_queued()
+    client.force_login(admin_user)
+
+    page = client.get(f"/orgs/{account.organization.slug}/accounts/{account.pk}/").content.decode()
+
+    assert 'data-testid="pause-state">paused' in page
+    assert "2 consecutive permanent failures" in page
+    assert page.count("<td>failed</td>") == 2  # both orders, in the recent operations
