@@ -1,10 +1,13 @@
-"""Fault injection on a venue that has it (the simulated broker), per account or trade platform."""
+"""Fault injection on a venue that has it (the simulated broker), per account or trade platform.
 
-from typing import Any
+The settings' format is the simulator's (:class:`FaultSettings`, applying to ``FAULT_OPERATIONS``):
+forms and serializers describe it from here.
+"""
 
 from core.errors import ServiceError
 from execution.accounts.models import TradingAccount
 from execution.broker.connector import FaultInjection
+from execution.broker.gateways.simulated.state import FAULT_OPERATIONS, FaultSettings
 from execution.broker.registry import connector_for
 from platforms.models import TradePlatform
 
@@ -16,16 +19,21 @@ def _injection(*, account: TradingAccount | None, platform: TradePlatform | None
     return faults
 
 
-def simulated_faults(*, account: TradingAccount | None = None, platform: TradePlatform | None = None) -> Any:
+def simulated_faults(
+    *, account: TradingAccount | None = None, platform: TradePlatform | None = None
+) -> FaultSettings:
     return _injection(account=account, platform=platform).get(account=account, platform=platform)
 
 
 def simulated_faults_set(
     *, account: TradingAccount | None = None, platform: TradePlatform | None = None, **settings
-) -> Any:
+) -> FaultSettings:
     """Replace the fault settings of a simulated account or platform (fields not given: defaults)."""
     return _injection(account=account, platform=platform).set(account=account, platform=platform, **settings)
 
 
 def supports_faults(platform: TradePlatform) -> bool:
     return connector_for(platform).faults is not None
+
+
+__all__ = ["FAULT_OPERATIONS", "FaultSettings", "simulated_faults", "simulated_faults_set", "supports_faults"]

@@ -5,7 +5,7 @@ import re
 from django import forms
 
 from execution.accounts.models import TradingAccount
-from execution.broker.gateways.simulated import FaultSettings
+from execution.broker.faults import FaultSettings
 from orgs.models import Organization
 from platforms.models import TradePlatform
 from platforms.selectors import platforms_for

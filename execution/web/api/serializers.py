@@ -3,7 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from execution.accounts.models import AccountSymbol, RiskSettings, SymbolOverride, TradingAccount
-from execution.broker.gateways.simulated.state import FAULT_OPERATIONS
+from execution.broker.faults import FAULT_OPERATIONS
 from execution.orders.models import Operation, OperationAttempt
 
 
