@@ -80,8 +80,7 @@ class Command(BaseCommand):
         arguments.update(GATEWAY_OVERRIDES)
         gateway = MetaApiGateway(token, options["account_id"], **arguments)
         self._line("account", options["account_id"])
-        await gateway.connect()
-        try:
+        async with gateway:
             stream = gateway.events()
             self._line("platform", gateway.platform)
             info = await gateway.account_information()
@@ -115,8 +114,6 @@ class Command(BaseCommand):
                 for event in stream.drain():
                     self._line("event", repr(event))
             self.stdout.write(self.style.SUCCESS("MetaApi smoke test passed"))
-        finally:
-            await gateway.disconnect()
 
     async def _trade(self, gateway: MetaApiGateway, spec, events_wait: float) -> None:
         tag = f"ttmt-smoke-{secrets.token_hex(4)}"
