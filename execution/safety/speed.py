@@ -27,6 +27,11 @@ class Priority(IntEnum):
     NORMAL = 1
     LOW = 2
 
+    @property
+    def label(self) -> str:
+        """The name in lower case ("high", "normal", "low"): how deadline settings and events say it."""
+        return self.name.lower()
+
 
 # Capital-protecting operations (closing, any stop-loss change, removing pending exposure) go first.
 # "connect" is not a trade-server request and is not speed-controlled.

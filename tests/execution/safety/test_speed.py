@@ -212,3 +212,7 @@ def test_every_speed_controlled_operation_has_a_retry_profile():
     from execution.safety.retry import OPERATION_PROFILES
 
     assert set(OPERATION_PRIORITY) == set(OPERATION_PROFILES) - {"connect"}
+
+
+def test_priority_labels_name_the_deadline_classes():
+    assert [priority.label for priority in Priority] == ["high", "normal", "low"]
