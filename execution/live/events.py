@@ -40,6 +40,8 @@ echoed in its ``action_result``. Anything else is answered with an error, never 
 
 from django.utils import timezone
 
+from execution.safety.speed import Priority
+
 
 def text_or_none(value) -> str | None:
     return None if value is None else str(value)
@@ -111,7 +113,6 @@ _SHOWN_PARAMS = (
     "position_id",
     "order_id",
 )
-_PRIORITY_NAMES = {0: "high", 1: "normal", 2: "low"}
 
 
 def operation_data(operation, event: str, **details) -> dict:
@@ -120,7 +121,7 @@ def operation_data(operation, event: str, **details) -> dict:
         "id": operation.pk,
         "account_id": operation.account_id,
         "kind": operation.kind,
-        "priority": _PRIORITY_NAMES.get(operation.priority, str(operation.priority)),
+        "priority": Priority(operation.priority).label,
         "state": operation.state,
         "event": event,
         "params": {key: params[key] for key in _SHOWN_PARAMS if params.get(key) is not None},

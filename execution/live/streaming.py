@@ -21,7 +21,7 @@ streams by itself):
 
 A failed connection, an ended stream, or a link down for ``relink_after`` seconds (the gateway did
 not recover by itself) is retried after the Connection retry profile's delay
-(``profile_for("connect")`` + ``next_delay``; past its retries, its maximum delay, forever).
+(``DEFAULT_PROFILES["connection"]`` + ``next_delay``; past its retries, its maximum delay, forever).
 Each account task runs its database work on a thread of its own (``ThreadSensitiveContext``). The
 book is read through the driver (the simulated broker's as its stream sees it: faults injected for
 operations are left to them). The latest book and link state are cached for the sockets' snapshots.
@@ -63,7 +63,7 @@ from execution.live.events import account_data, order_data, position_data
 from execution.live.publishing import push
 from execution.live.snapshot import MAX_BOOK, remember_book
 from execution.safety.errors import Category
-from execution.safety.retry import RetryProfile, next_delay, profile_for
+from execution.safety.retry import DEFAULT_PROFILES, RetryProfile, next_delay
 from execution.safety.runtime import safety
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class Streamer:
         self.config = config or StreamConfig.from_settings()
         self.gateway_factory = gateway_factory
         self.sleep = sleep
-        self.profile = profile or profile_for("connect")
+        self.profile = profile or DEFAULT_PROFILES["connection"]
         self.tasks: dict[int, asyncio.Task] = {}
         self.accounts: dict[int, tuple[int, int]] = {}
 

@@ -1,6 +1,8 @@
 """Accepting broker operations: each becomes a durable Operation, enqueued after commit.
 
 Nothing here calls the broker: the pipeline (``execution.orders.pipeline``) does, for every operation.
+:func:`submit` accepts any kind of ``execution.orders.kinds`` with parameters checked against it;
+the functions after it build the parameters of the common kinds.
 A new order names its symbol as a person writes it (mapped to the broker's symbol here); its
 volume is decided later from the account's risk settings, never from the caller.
 """
@@ -19,6 +21,7 @@ from execution.accounts.services import symbol_resolve
 from execution.accounts.symbols import SymbolError
 from execution.orders import pipeline
 from execution.orders.actors import enqueue
+from execution.orders.kinds import KINDS, kind_of
 from execution.orders.models import IdempotencyKey, Operation
 from orgs.models import Organization
 
@@ -29,7 +32,34 @@ class IdempotencyConflict(ServiceError):
     """The same Idempotency-Key came with a different request."""
 
 
-def _submit(*, account: TradingAccount, kind: str, params: dict, requested_by: str) -> Operation:
+@transaction.atomic
+def submit(*, account: TradingAccount, kind: str, params: dict, requested_by: str = "") -> Operation:
+    """Accept an operation of ``kind`` (a name in ``execution.orders.kinds.KINDS``) with ``params``,
+    which must be among the kind's parameters and include its required ones; refused with a
+    ServiceError before anything is written. Enqueued for the pipeline after commit."""
+    try:
+        operation_kind = kind_of(kind)
+    except ValueError:
+        raise ServiceError(
+            f"Unknown operation kind {kind!r}; expected one of {', '.join(sorted(KINDS))}.",
+            field="kind",
+            code="unknown_kind",
+        ) from None
+    unknown = set(params) - operation_kind.parameters
+    if unknown:
+        raise ServiceError(
+            f"A {kind} operation takes no {', '.join(sorted(unknown))}; "
+            f"its parameters are {', '.join(sorted(operation_kind.parameters)) or 'none'}.",
+            field="params",
+            code="unknown_parameter",
+        )
+    missing = operation_kind.required - set(params)
+    if missing:
+        raise ServiceError(
+            f"A {kind} operation needs {', '.join(sorted(missing))}.",
+            field="params",
+            code="missing_parameter",
+        )
     if account.connection_state != TradingAccount.CONNECTED:
         raise ServiceError(
             f"The account is {account.connection_state}: operations need a connected account.",
@@ -38,11 +68,11 @@ def _submit(*, account: TradingAccount, kind: str, params: dict, requested_by: s
     operation = Operation.objects.create(
         organization_id=account.organization_id,
         account=account,
-        kind=kind,
+        kind=operation_kind.name,
         params=params,
-        priority=int(pipeline.operation_priority(kind)),
+        priority=int(operation_kind.priority),
         client_tag="ttmt-" + secrets.token_hex(8),
-        deadline=pipeline.operation_deadline(kind),
+        deadline=pipeline.operation_deadline(operation_kind),
         requested_by=requested_by,
     )
     enqueue(operation.pk)
@@ -80,7 +110,7 @@ def order_place(
         "tp": _level(tp),
         "price": None if type == "market" else _level(price),
     }
-    return _submit(account=account, kind="place_order", params=params, requested_by=requested_by)
+    return submit(account=account, kind="place_order", params=params, requested_by=requested_by)
 
 
 @transaction.atomic
@@ -110,7 +140,7 @@ def position_modify(
         params["sl"] = _level(sl)
     if tp is not KEEP:
         params["tp"] = _level(tp)
-    return _submit(account=account, kind=kind, params=params, requested_by=requested_by)
+    return submit(account=account, kind=kind, params=params, requested_by=requested_by)
 
 
 @transaction.atomic
@@ -118,12 +148,12 @@ def position_close(
     *, account: TradingAccount, position_id: str, volume=None, requested_by: str = ""
 ) -> Operation:
     params = {"position_id": position_id, "volume": _level(volume)}
-    return _submit(account=account, kind="close_position", params=params, requested_by=requested_by)
+    return submit(account=account, kind="close_position", params=params, requested_by=requested_by)
 
 
 @transaction.atomic
 def order_cancel(*, account: TradingAccount, order_id: str, requested_by: str = "") -> Operation:
-    return _submit(
+    return submit(
         account=account, kind="cancel_order", params={"order_id": order_id}, requested_by=requested_by
     )
 

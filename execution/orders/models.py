@@ -4,6 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from execution.accounts.models import TradingAccount
+from execution.orders.kinds import KINDS
 from orgs.models import Organization
 
 
@@ -19,20 +20,7 @@ class Operation(models.Model):
         (FAILED, "Failed"),
     ]
     TERMINAL = (DONE, FAILED)
-    KIND_CHOICES = [
-        (kind, kind.replace("_", " "))
-        for kind in (
-            "place_order",
-            "modify_sl",
-            "breakeven",
-            "modify_tp",
-            "modify_sltp",
-            "close_position",
-            "cancel_order",
-            "modify_order",
-            "query",
-        )
-    ]
+    KIND_CHOICES = [(kind.name, kind.label) for kind in KINDS.values()]
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="operations")
     account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="operations")

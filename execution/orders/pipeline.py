@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -27,33 +27,21 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from execution.accounts.models import AccountSymbol, RiskSettings
-from execution.broker.gateways.base import (
-    BrokerGateway,
-    GatewayError,
-    OrderKind,
-    OrderRequest,
-    Side,
-    TradeResult,
-)
+from execution.broker.gateways.base import BrokerGateway, GatewayError
 from execution.broker.registry import gateway_for
 from execution.live import hooks
 from execution.orders.crashpoints import crash_point
+from execution.orders.kinds import BrokerCall, OperationKind, kind_of
 from execution.orders.models import Operation, OperationAttempt
-from execution.safety import volume as volume_policy
+from execution.orders.sizing import Rejected, order_volume
 from execution.safety.errors import Category, classify_gateway_error
 from execution.safety.pause import Denied, Permit
-from execution.safety.retry import next_delay, profile_for
+from execution.safety.retry import next_delay
 from execution.safety.runtime import safety
-from execution.safety.speed import OPERATION_PRIORITY, Priority, Start
+from execution.safety.speed import Priority, Start
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
-PRIORITY_NAMES = {Priority.HIGH: "high", Priority.NORMAL: "normal", Priority.LOW: "low"}
-
-
-class Rejected(Exception):
-    """The operation cannot be sent at all (e.g. the volume is below the symbol's minimum)."""
 
 
 @dataclass(frozen=True)
@@ -96,8 +84,9 @@ class _Run:
         self.account = operation.account
         self.account_key = str(self.account.pk)
         self.platform_key = str(self.account.platform_id)
+        self.kind = kind_of(operation.kind)
         self.safety = safety()
-        self.profile = profile_for(operation.kind, self.safety.profiles)
+        self.profile = self.safety.profiles[self.kind.retry_profile]
         self.run_again_in: float | None = None
 
     # -- the loop -----------------------------------------------------------------------------
@@ -159,7 +148,7 @@ class _Run:
     def _settle_unknown_outcome(self, last: OperationAttempt) -> dict | None:
         """Did the broker do what the unresolved attempt asked? Its result if so. Raises GatewayError
         when the broker cannot tell us now."""
-        found = async_to_sync(self._resolve_unknown_outcome)(gateway_for(self.account))
+        found = async_to_sync(self._look_up)(gateway_for(self.account))
         if last.finished_at is None:  # the worker stopped between sending and recording
             last.finished_at, last.outcome_unknown = timezone.now(), True
             last.message = "The worker stopped before the outcome was recorded."
@@ -272,141 +261,44 @@ class _Run:
 
     # -- the broker calls -------------------------------------------------------------------------
     async def _call(self, gateway: BrokerGateway) -> dict:
-        p = self.op.params
-        await gateway.connect()
-        try:
-            async with asyncio.timeout(settings.TTMT_BROKER_CALL_TIMEOUT):
-                if self.op.kind == "place_order":
-                    return _result(await gateway.place_order(await self._order_request(gateway)))
-                if self.op.kind in ("modify_sl", "breakeven", "modify_tp", "modify_sltp"):
-                    position = await _position(gateway, p["position_id"])
-                    # a level not given is kept; given as None, it is removed
-                    sl = (
-                        position.open_price
-                        if p.get("breakeven")
-                        else (_dec(p["sl"]) if "sl" in p else position.sl)
-                    )
-                    tp = _dec(p["tp"]) if "tp" in p else position.tp
-                    return _result(await gateway.modify_position(p["position_id"], sl, tp))
-                if self.op.kind == "close_position":
-                    volume = _dec(p.get("volume"))
-                    if volume is not None and "volume_before" not in p:
-                        await self._remember_volume_before(gateway)
-                    return _result(await gateway.close_position(p["position_id"], volume))
-                if self.op.kind == "cancel_order":
-                    return _result(await gateway.cancel_order(p["order_id"]))
-        except TimeoutError:
-            raise GatewayError(
-                f"no answer from the broker within {settings.TTMT_BROKER_CALL_TIMEOUT:g} s",
-                source="transport",
-                string_code="timeout",
-            ) from None
-        finally:
-            await gateway.disconnect()
-        raise ValueError(f"no broker call for operation kind {self.op.kind!r}")
+        async with gateway:
+            try:
+                async with asyncio.timeout(settings.TTMT_BROKER_CALL_TIMEOUT):
+                    return await self.kind.send(self._broker_call(gateway))
+            except TimeoutError:
+                raise GatewayError(
+                    f"no answer from the broker within {settings.TTMT_BROKER_CALL_TIMEOUT:g} s",
+                    source="transport",
+                    string_code="timeout",
+                ) from None
 
-    async def _order_request(self, gateway: BrokerGateway) -> OrderRequest:
-        p = self.op.params
-        kind = OrderKind(p["type"])
-        side = Side(p["side"])
-        price = _dec(p.get("price"))
-        sl = _dec(p.get("sl"))
-        if kind is OrderKind.MARKET or price is None:
-            quote = await gateway.price(p["symbol"])
-            entry = quote.ask if side is Side.BUY else quote.bid
-        else:
-            entry = price
-        volume = await _sync(self._volume)(entry, sl)
-        return OrderRequest(
-            p["symbol"],
-            side,
-            kind,
-            volume,
-            price=price,
-            sl=sl,
-            tp=_dec(p.get("tp")),
-            client_tag=self.op.client_tag,
-        )
-
-    def _volume(self, entry: Decimal, sl: Decimal | None) -> Decimal:
-        """The volume from the account's risk settings (the caller's proposal is never used)."""
-        settings_row = RiskSettings.objects.filter(account=self.account).first() or RiskSettings(
-            account=self.account
-        )
-        symbol = AccountSymbol.objects.filter(account=self.account, name=self.op.params["symbol"]).first()
-        if symbol is None:
-            raise Rejected(f"Unknown symbol {self.op.params['symbol']!r} on this account.")
-        risk = volume_policy.RiskSettings(
-            mode=volume_policy.VolumeMode(settings_row.mode),
-            risk_level=volume_policy.RiskLevel(settings_row.risk_level),
-            fixed_lots=settings_row.fixed_lots,
-            risk_percent=settings_row.risk_percent,
-            asset_caps={k: Decimal(str(v)) for k, v in (settings_row.asset_caps or {}).items()},
-        )
-        spec = volume_policy.SymbolSpec(
-            tick_size=symbol.tick_size,
-            tick_value=symbol.tick_value,
-            volume_min=symbol.volume_min,
-            volume_max=symbol.volume_max,
-            volume_step=symbol.volume_step,
-        )
-        try:
-            result = volume_policy.compute_volume(
-                settings=risk,
-                balance=self.account.balance or Decimal(0),
-                sl_distance=abs(entry - sl) if sl is not None else None,
-                symbol=spec,
-                asset_class=symbol.asset_class or None,
-            )
-        except volume_policy.VolumeRejected as rejection:
-            raise Rejected(f"Volume rejected: {rejection.reason}") from None
-        Operation.objects.filter(pk=self.op.pk).update(
-            params={**self.op.params, "volume": str(result.volume), "volume_capped_by": result.capped_by}
-        )
-        return result.volume
-
-    async def _remember_volume_before(self, gateway: BrokerGateway) -> None:
-        position = await _position(gateway, self.op.params["position_id"])
-        self.op.params = {**self.op.params, "volume_before": str(position.volume)}
-        await _sync(Operation.objects.filter(pk=self.op.pk).update)(params=self.op.params)
-
-    async def _resolve_unknown_outcome(self, gateway: BrokerGateway) -> dict | None:
+    async def _look_up(self, gateway: BrokerGateway) -> dict | None:
         """After an attempt with no known outcome: did the broker do it? Returns its result if so."""
-        p = self.op.params
-        await gateway.connect()
-        try:
-            if self.op.kind == "place_order":
-                match = await gateway.find_by_client_tag(self.op.client_tag)
-                if not match.found:
-                    return None
-                position = match.positions[0].id if match.positions else None
-                order = match.orders[0].id if match.orders else None
-                deal = match.deals[0] if match.deals else None
-                return {
-                    "position_id": position or (deal.position_id if deal else None),
-                    "order_id": order or (deal.order_id if deal else None),
-                    "found_by_client_tag": True,
-                }
-            if self.op.kind == "close_position":
-                positions = {position.id: position for position in await gateway.positions()}
-                current = positions.get(p["position_id"])
-                if current is None:
-                    return {"position_id": p["position_id"], "closed": True, "found_by_lookup": True}
-                partly_closed = p.get("volume") and "volume_before" in p
-                if partly_closed and current.volume <= Decimal(p["volume_before"]) - Decimal(p["volume"]):
-                    return {
-                        "position_id": p["position_id"],
-                        "remaining": str(current.volume),
-                        "found_by_lookup": True,
-                    }
+        async with gateway:
+            if self.kind.look_up is None:
                 return None
-            if self.op.kind == "cancel_order":
-                if all(order.id != p["order_id"] for order in await gateway.orders()):
-                    return {"order_id": p["order_id"], "cancelled": True, "found_by_lookup": True}
-                return None
-            return None  # modifications are safe to send again
-        finally:
-            await gateway.disconnect()
+            return await self.kind.look_up(self._broker_call(gateway))
+
+    def _broker_call(self, gateway: BrokerGateway) -> BrokerCall:
+        return BrokerCall(
+            gateway=gateway,
+            params=self.op.params,
+            client_tag=self.op.client_tag,
+            volume_for=sync_to_async(self._volume_for),
+            remember=self._remember,
+        )
+
+    def _volume_for(self, entry: Decimal, sl: Decimal | None) -> Decimal:
+        """The volume from the account's risk settings (the caller's proposal is never used), recorded."""
+        sized = order_volume(account=self.account, symbol=self.op.params["symbol"], entry=entry, sl=sl)
+        Operation.objects.filter(pk=self.op.pk).update(
+            params={**self.op.params, "volume": str(sized.volume), "volume_capped_by": sized.capped_by}
+        )
+        return sized.volume
+
+    async def _remember(self, **params) -> None:
+        self.op.params = {**self.op.params, **params}
+        await sync_to_async(Operation.objects.filter(pk=self.op.pk).update)(params=self.op.params)
 
     # -- states -----------------------------------------------------------------------------------
     def _finish(self, result: dict | None) -> None:
@@ -446,40 +338,6 @@ class _Run:
         hooks.operation_changed(self.op)
 
 
-def _dec(value) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def _result(result: TradeResult) -> dict:
-    return {
-        "order_id": result.order_id,
-        "position_id": result.position_id,
-        "price": None if result.price is None else str(result.price),
-        "volume": None if result.volume is None else str(result.volume),
-        "code": result.code,
-        "string_code": result.string_code,
-    }
-
-
-async def _position(gateway: BrokerGateway, position_id: str):
-    for position in await gateway.positions():
-        if position.id == position_id:
-            return position
-    # the seed's -2 "position not found": PERMANENT
-    raise GatewayError(
-        f"position {position_id} not found", source="mt5", code=-2, string_code="POSITION_NOT_FOUND"
-    )
-
-
-def _sync(function):
-    return sync_to_async(function)
-
-
-def operation_priority(kind: str) -> Priority:
-    return OPERATION_PRIORITY[kind]
-
-
-def operation_deadline(kind: str):
-    return timezone.now() + timedelta(
-        seconds=settings.TTMT_OPERATION_DEADLINE[PRIORITY_NAMES[operation_priority(kind)]]
-    )
+def operation_deadline(kind: OperationKind) -> datetime:
+    """When an operation of ``kind`` accepted now fails if the broker has not done it."""
+    return timezone.now() + timedelta(seconds=settings.TTMT_OPERATION_DEADLINE[kind.deadline_class])

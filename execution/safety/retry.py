@@ -46,22 +46,6 @@ DEFAULT_PROFILES: Mapping[str, RetryProfile] = MappingProxyType(
     }
 )
 
-# Operation kind -> profile name. Any change of a stop loss is capital-protecting: breakeven profile.
-OPERATION_PROFILES: Mapping[str, str] = MappingProxyType(
-    {
-        "place_order": "order_placement",
-        "modify_order": "order_placement",
-        "modify_sl": "breakeven",
-        "breakeven": "breakeven",
-        "modify_sltp": "breakeven",
-        "modify_tp": "tp_modification",
-        "close_position": "position_close",
-        "cancel_order": "order_cancel",
-        "query": "query",
-        "connect": "connection",
-    }
-)
-
 _TUNABLE = {f.name for f in fields(RetryProfile)} - {"name"}
 
 
@@ -76,13 +60,6 @@ def load_profiles(overrides: Mapping[str, Mapping[str, float]] | None = None) ->
             raise ValueError(f"unknown retry profile fields {sorted(unknown)} for {name!r}")
         profiles[name] = replace(profiles[name], **changes)
     return profiles
-
-
-def profile_for(operation: str, profiles: Mapping[str, RetryProfile] = DEFAULT_PROFILES) -> RetryProfile:
-    try:
-        return profiles[OPERATION_PROFILES[operation]]
-    except KeyError:
-        raise ValueError(f"unknown operation kind {operation!r}") from None
 
 
 def next_delay(

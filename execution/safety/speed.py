@@ -9,10 +9,9 @@ the operation timeout) and a queued ticket expires when its waiter stops polling
 so a crashed process blocks nothing for long.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
-from types import MappingProxyType
 from typing import TypeVar
 
 from execution.safety.clock import Clock
@@ -27,22 +26,10 @@ class Priority(IntEnum):
     NORMAL = 1
     LOW = 2
 
-
-# Capital-protecting operations (closing, any stop-loss change, removing pending exposure) go first.
-# "connect" is not a trade-server request and is not speed-controlled.
-OPERATION_PRIORITY: Mapping[str, Priority] = MappingProxyType(
-    {
-        "close_position": Priority.HIGH,
-        "breakeven": Priority.HIGH,
-        "modify_sl": Priority.HIGH,
-        "modify_sltp": Priority.HIGH,
-        "cancel_order": Priority.HIGH,
-        "place_order": Priority.NORMAL,
-        "modify_order": Priority.NORMAL,
-        "modify_tp": Priority.NORMAL,
-        "query": Priority.LOW,
-    }
-)
+    @property
+    def label(self) -> str:
+        """The name in lower case ("high", "normal", "low"): how deadline settings and events say it."""
+        return self.name.lower()
 
 
 @dataclass(frozen=True)

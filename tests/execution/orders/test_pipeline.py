@@ -11,7 +11,7 @@ from execution.broker.faults import simulated_faults_set
 from execution.broker.gateways.base import OrderKind, OrderRequest, Side
 from execution.broker.registry import gateway_for
 from execution.orders import pipeline
-from execution.orders.accept import order_place, position_close
+from execution.orders.accept import order_place, position_close, position_modify, submit
 from execution.orders.actors import enqueue
 from execution.orders.models import Operation, OperationAttempt
 from execution.safety.models import SafetyEvent
@@ -309,3 +309,119 @@ def test_the_account_page_shows_the_safety_state_and_operations(client, admin_us
     assert 'data-testid="pause-state">paused' in page
     assert "2 consecutive permanent failures" in page
     assert page.count("<td>failed</td>") == 2  # both orders, in the recent operations
+
+
+def broker_orders(account):
+    async def read():
+        async with gateway_for(account) as gateway:
+            return await gateway.orders()
+
+    return async_to_sync(read)()
+
+
+def broker_quote(account):
+    async def read():
+        async with gateway_for(account) as gateway:
+            return await gateway.price("BTCUSD")
+
+    return async_to_sync(read)()
+
+
+def test_a_position_s_stop_loss_and_take_profit_are_modified_by_their_kinds(account, run_queued):
+    order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+    (position,) = broker_positions(account)
+    sl = (position.open_price * Decimal("0.9")).quantize(Decimal("0.01"))
+    tp = (position.open_price * Decimal("1.1")).quantize(Decimal("0.01"))
+
+    stop = position_modify(account=account, position_id=position.id, sl=sl)
+    run_queued()
+    target = position_modify(account=account, position_id=position.id, tp=tp)
+    run_queued()
+
+    for operation, kind in ((stop, "modify_sl"), (target, "modify_tp")):
+        operation.refresh_from_db()
+        assert (operation.kind, operation.state) == (kind, "done"), operation.reason
+    (position,) = broker_positions(account)
+    assert (position.sl, position.tp) == (sl, tp)  # the stop loss was kept by the second
+
+
+def test_a_stop_loss_change_retries_by_the_configured_breakeven_profile(account, run_queued):
+    order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+    (position,) = broker_positions(account)
+    simulated_faults_set(account=account, scripted_errors=[10004], applies_to="trading")
+
+    sl = (position.open_price * Decimal("0.9")).quantize(Decimal("0.01"))
+    operation = position_modify(account=account, position_id=position.id, sl=sl)
+    run_queued()
+
+    operation.refresh_from_db()
+    assert operation.state == "done", operation.reason
+    # the tests' breakeven profile (tests/execution/conftest.py) waits 10 ms first
+    assert list(operation.attempts.values_list("category", "retry_in_ms")) == [
+        ("transient", 10),
+        ("success", None),
+    ]
+
+
+def test_a_partial_close_remembers_the_volume_before_it(account, run_queued):
+    RiskSettings.objects.create(account=account, mode="fixed", fixed_lots="0.03")
+    order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    run_queued()
+    (position,) = broker_positions(account)
+
+    operation = position_close(account=account, position_id=position.id, volume="0.01")
+    run_queued()
+
+    operation.refresh_from_db()
+    assert operation.state == "done", operation.reason
+    assert Decimal(operation.params["volume_before"]) == Decimal("0.03")
+    (position,) = broker_positions(account)
+    assert position.volume == Decimal("0.02")
+
+
+def test_modify_order_moves_a_pending_order_and_keeps_what_it_does_not_give(account, run_queued):
+    quote = broker_quote(account)
+    cent = Decimal("0.01")
+    price, sl = (quote.ask * Decimal("0.9")).quantize(cent), (quote.ask * Decimal("0.8")).quantize(cent)
+    placed = order_place(account=account, symbol="BTCUSD", side="buy", type="limit", price=price, sl=sl)
+    run_queued()
+    placed.refresh_from_db()
+    assert placed.state == "done", placed.reason
+    (order,) = broker_orders(account)
+    moved = (quote.ask * Decimal("0.85")).quantize(cent)
+
+    operation = submit(
+        account=account, kind="modify_order", params={"order_id": order.id, "price": str(moved)}
+    )
+    run_queued()
+
+    operation.refresh_from_db()
+    assert operation.state == "done", operation.reason
+    assert (operation.priority, operation.result["order_id"]) == (1, order.id)
+    (order,) = broker_orders(account)
+    assert (order.price, order.sl, order.tp) == (moved, sl, None)
+
+
+def test_query_reads_the_account_s_figures(account, run_queued):
+    operation = submit(account=account, kind="query", params={})
+    run_queued()
+
+    async def read():
+        async with gateway_for(account) as gateway:
+            return await gateway.account_information()
+
+    info = async_to_sync(read)()
+    operation.refresh_from_db()
+    assert operation.state == "done", operation.reason
+    assert operation.priority == 2
+    assert operation.result == {
+        "balance": str(info.balance),
+        "equity": str(info.equity),
+        "margin": str(info.margin),
+        "free_margin": str(info.free_margin),
+        "currency": info.currency,
+        "leverage": str(info.leverage),
+    }
+    assert [a.category for a in operation.attempts.all()] == ["success"]

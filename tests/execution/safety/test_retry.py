@@ -3,11 +3,9 @@ import pytest
 from execution.safety.errors import Category
 from execution.safety.retry import (
     DEFAULT_PROFILES,
-    OPERATION_PROFILES,
     RetryProfile,
     load_profiles,
     next_delay,
-    profile_for,
 )
 
 # The spec's seven profiles, and the full wait schedule each one yields for a TRANSIENT failure.
@@ -71,38 +69,9 @@ def test_rate_limited_waits_at_least_the_recommended_time():
     assert next_delay(profile, 4, Category.RATE_LIMITED, recommended_retry_after=7.5) is None
 
 
-@pytest.mark.parametrize(
-    ("operation", "profile"),
-    [
-        ("place_order", "order_placement"),
-        ("modify_order", "order_placement"),
-        ("modify_sl", "breakeven"),
-        ("breakeven", "breakeven"),
-        ("modify_sltp", "breakeven"),
-        ("modify_tp", "tp_modification"),
-        ("close_position", "position_close"),
-        ("cancel_order", "order_cancel"),
-        ("query", "query"),
-        ("connect", "connection"),
-    ],
-)
-def test_operation_to_profile(operation, profile):
-    assert profile_for(operation).name == profile
-
-
-def test_every_operation_maps_to_an_existing_profile():
-    assert set(OPERATION_PROFILES.values()) == set(DEFAULT_PROFILES)
-
-
-def test_unknown_operation_is_refused():
-    with pytest.raises(ValueError, match="operation"):
-        profile_for("teleport")
-
-
 def test_overrides_apply_and_leave_the_defaults_alone():
     profiles = load_profiles({"breakeven": {"initial_delay": 0.1, "max_delay": 0.3, "max_retries": 3}})
     assert schedule(profiles["breakeven"], Category.TRANSIENT) == pytest.approx([0.1, 0.2, 0.3])
-    assert profile_for("modify_sl", profiles).initial_delay == 0.1
     assert DEFAULT_PROFILES["breakeven"].initial_delay == 0.2
     assert profiles["query"] == DEFAULT_PROFILES["query"]
 

@@ -3,7 +3,6 @@
 import pytest
 
 from execution.safety.speed import (
-    OPERATION_PRIORITY,
     Priority,
     SpeedConfig,
     SpeedControl,
@@ -190,25 +189,5 @@ def test_configurable(backend, clock):
     assert isinstance(speed.try_start(ACCOUNT, "b"), Start)
 
 
-@pytest.mark.parametrize(
-    ("operation", "priority"),
-    [
-        ("close_position", HIGH),
-        ("breakeven", HIGH),
-        ("modify_sl", HIGH),
-        ("modify_sltp", HIGH),
-        ("cancel_order", HIGH),
-        ("place_order", NORMAL),
-        ("modify_order", NORMAL),
-        ("modify_tp", NORMAL),
-        ("query", LOW),
-    ],
-)
-def test_operation_priorities(operation, priority):
-    assert OPERATION_PRIORITY[operation] is priority
-
-
-def test_every_speed_controlled_operation_has_a_retry_profile():
-    from execution.safety.retry import OPERATION_PROFILES
-
-    assert set(OPERATION_PRIORITY) == set(OPERATION_PROFILES) - {"connect"}
+def test_priority_labels_name_the_deadline_classes():
+    assert [priority.label for priority in Priority] == ["high", "normal", "low"]

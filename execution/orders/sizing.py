@@ -1,0 +1,49 @@
+"""How many lots a new order trades: from the account's risk settings, never from the caller.
+
+Promise: :func:`order_volume` reads the account's risk settings (the defaults when it has none) and
+the symbol's specification, and returns the volume policy's result (``execution.safety.volume``);
+an order that cannot be sent at that volume (an unknown symbol, a volume below the symbol's minimum)
+raises :class:`Rejected` with the reason. It records nothing: the pipeline does.
+"""
+
+from decimal import Decimal
+
+from execution.accounts.models import AccountSymbol, RiskSettings, TradingAccount
+from execution.safety import volume as volume_policy
+
+
+class Rejected(Exception):
+    """The operation cannot be sent at all (e.g. the volume is below the symbol's minimum)."""
+
+
+def order_volume(
+    *, account: TradingAccount, symbol: str, entry: Decimal, sl: Decimal | None
+) -> volume_policy.VolumeResult:
+    settings_row = RiskSettings.objects.filter(account=account).first() or RiskSettings(account=account)
+    account_symbol = AccountSymbol.objects.filter(account=account, name=symbol).first()
+    if account_symbol is None:
+        raise Rejected(f"Unknown symbol {symbol!r} on this account.")
+    risk = volume_policy.RiskSettings(
+        mode=volume_policy.VolumeMode(settings_row.mode),
+        risk_level=volume_policy.RiskLevel(settings_row.risk_level),
+        fixed_lots=settings_row.fixed_lots,
+        risk_percent=settings_row.risk_percent,
+        asset_caps={k: Decimal(str(v)) for k, v in (settings_row.asset_caps or {}).items()},
+    )
+    spec = volume_policy.SymbolSpec(
+        tick_size=account_symbol.tick_size,
+        tick_value=account_symbol.tick_value,
+        volume_min=account_symbol.volume_min,
+        volume_max=account_symbol.volume_max,
+        volume_step=account_symbol.volume_step,
+    )
+    try:
+        return volume_policy.compute_volume(
+            settings=risk,
+            balance=account.balance or Decimal(0),
+            sl_distance=abs(entry - sl) if sl is not None else None,
+            symbol=spec,
+            asset_class=account_symbol.asset_class or None,
+        )
+    except volume_policy.VolumeRejected as rejection:
+        raise Rejected(f"Volume rejected: {rejection.reason}") from None
