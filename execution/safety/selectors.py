@@ -20,7 +20,7 @@ def account_safety(account: TradingAccount) -> dict:
         "broker_health_seconds_remaining": health.seconds_remaining,
         "in_flight": policies.speed.in_flight(str(account.pk)),
         "queue_depth": {
-            priority.name.lower(): n for priority, n in policies.speed.queue_depth(str(account.pk)).items()
+            priority.label: n for priority, n in policies.speed.queue_depth(str(account.pk)).items()
         },
         "recent_events": list(SafetyEvent.objects.filter(account=account)[:20])
         + list(SafetyEvent.objects.filter(platform_id=account.platform_id)[:10]),

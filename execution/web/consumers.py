@@ -10,6 +10,8 @@ action and at least every ``RECHECK_SECONDS`` while events flow; a removed membe
 import functools
 import json
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
@@ -23,6 +25,7 @@ from execution.live.events import operation_data
 from execution.live.publishing import serve_from_this_loop
 from execution.live.snapshot import snapshot
 from execution.orders import accept
+from execution.orders.models import Operation
 from orgs.selectors import organization_for_member, organization_permissions
 
 RECHECK_SECONDS = 15.0
@@ -63,29 +66,57 @@ def _decimal(content: dict, name: str) -> Decimal | None:
     return number
 
 
+def _position_target(content: dict) -> dict:
+    return {"position_id": _text(content, "position_id")}
+
+
+def _close_arguments(content: dict) -> dict:
+    volume = _decimal(content, "volume")
+    if volume is not None and volume <= 0:
+        raise BadRequest("volume must be positive.")
+    return {**_position_target(content), "volume": volume}
+
+
+def _levels_arguments(content: dict) -> dict:
+    # present and empty: remove the level; absent: keep it
+    levels = {level: _decimal(content, level) for level in ("sl", "tp") if level in content}
+    if not levels:
+        raise BadRequest("Give sl and/or tp.")
+    return {**_position_target(content), **levels}
+
+
+def _order_target(content: dict) -> dict:
+    return {"order_id": _text(content, "order_id")}
+
+
+@dataclass(frozen=True)
+class DashboardAction:
+    """A browser action: how its message is read, and the service that accepts it."""
+
+    parse: Callable[[dict], dict]
+    submit: Callable[..., Operation]
+
+
+# The dashboard's actions: each becomes an operation through the same pipeline as any other.
+ACTIONS: Mapping[str, DashboardAction] = MappingProxyType(
+    {
+        "close_position": DashboardAction(_close_arguments, accept.position_close),
+        "breakeven": DashboardAction(
+            _position_target, functools.partial(accept.position_modify, breakeven=True)
+        ),
+        "modify_position": DashboardAction(_levels_arguments, accept.position_modify),
+        "cancel_order": DashboardAction(_order_target, accept.order_cancel),
+    }
+)
+
+
 def parse_action(action: str, content: dict) -> dict:
     """The arguments of ``submit_action`` for a browser message (raises BadRequest)."""
     try:
         account_id = int(content.get("account_id"))
     except (TypeError, ValueError):
         raise BadRequest("account_id must be an account id.") from None
-    arguments: dict = {"account_id": account_id}
-    if action == "cancel_order":
-        arguments["order_id"] = _text(content, "order_id")
-        return arguments
-    arguments["position_id"] = _text(content, "position_id")
-    if action == "close_position":
-        volume = _decimal(content, "volume")
-        if volume is not None and volume <= 0:
-            raise BadRequest("volume must be positive.")
-        arguments["volume"] = volume
-    elif action == "modify_position":
-        for level in ("sl", "tp"):
-            if level in content:  # present and empty: remove the level; absent: keep it
-                arguments[level] = _decimal(content, level)
-        if "sl" not in arguments and "tp" not in arguments:
-            raise BadRequest("Give sl and/or tp.")
-    return arguments
+    return {"account_id": account_id, **ACTIONS[action].parse(content)}
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -203,22 +234,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(message)
 
 
-# The dashboard's actions: each becomes an operation through the same pipeline as any other.
-ACTIONS = MappingProxyType(
-    {
-        "close_position": accept.position_close,
-        "breakeven": functools.partial(accept.position_modify, breakeven=True),
-        "modify_position": accept.position_modify,
-        "cancel_order": accept.order_cancel,
-    }
-)
-
-
 def submit_action(*, organization, user, action: str, account_id: int, **arguments) -> dict:
     """Submit one parsed dashboard action (the caller checked ``trade``); another organization's
     account is unknown. Returns the accepted operation as the live contract shows it."""
     account = accounts_for(organization).filter(pk=account_id).first()
     if account is None:
         raise ServiceError("Unknown account.", field="account_id", code="not_found")
-    operation = ACTIONS[action](account=account, requested_by=str(user), **arguments)
+    operation = ACTIONS[action].submit(account=account, requested_by=str(user), **arguments)
     return operation_data(operation, "queued")
