@@ -22,6 +22,13 @@ def organization_for_member(*, user: User, slug: str) -> Organization | None:
     return organizations_for_user(user).filter(slug=slug).first()
 
 
+def organizations_of_caller(*, user: User, client: ApiClient | None) -> QuerySet[Organization]:
+    """The organizations a caller reaches: an API client its own, a person those they belong to."""
+    if client is not None:
+        return Organization.objects.filter(pk=client.organization_id)
+    return organizations_for_user(user)
+
+
 def caller_access(
     *, user: User, client: ApiClient | None, slug: str
 ) -> tuple[Organization | None, frozenset[str]]:

@@ -5,16 +5,18 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from clients import selectors, services
+from clients import services
 from clients.api.serializers import (
     ApiClientCreateSerializer,
     ApiClientSerializer,
     ApiClientWithSecretSerializer,
 )
+from clients.models import ApiClient
 from orgs.api.base import OrganizationScopedViewSet
 
 
 class ApiClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+    queryset = ApiClient.objects.select_related("created_by")
     serializer_class = ApiClientSerializer
     lookup_value_converter = "int"
     required_permissions = {
@@ -24,9 +26,6 @@ class ApiClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiz
         "destroy": "manage_clients",
         "rotate": "manage_clients",
     }
-
-    def get_queryset(self):
-        return selectors.api_clients_for(self.organization)
 
     @staticmethod
     def _with_secret(client, secret) -> dict:

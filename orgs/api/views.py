@@ -15,12 +15,15 @@ from orgs.api.serializers import (
     MemberUpdateSerializer,
     OrganizationSerializer,
 )
-from orgs.models import Membership, Organization
+from orgs.models import Invitation, Membership, Organization
 
 
 class OrganizationViewSet(OrganizationScopedViewSet):
-    """The caller's organizations. ``GET``/``PATCH`` of one need membership and permissions."""
+    """The caller's organizations (those it belongs to; an API client's own). ``GET``/``PATCH``
+    of one need membership and permissions."""
 
+    queryset = Organization.objects.all()
+    organization_field = "pk"
     serializer_class = OrganizationSerializer
     lookup_field = "slug"
     lookup_value_converter = "slug"
@@ -28,11 +31,6 @@ class OrganizationViewSet(OrganizationScopedViewSet):
         "retrieve": "view_organization",
         "partial_update": "change_organization",
     }
-
-    def get_queryset(self):
-        if self.api_client is not None:  # a client sees its own organization only
-            return Organization.objects.filter(pk=self.api_client.organization_id)
-        return selectors.organizations_for_user(self.request.user)
 
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -62,6 +60,7 @@ class OrganizationViewSet(OrganizationScopedViewSet):
 
 
 class MemberViewSet(OrganizationScopedViewSet):
+    queryset = Membership.objects.select_related("user")
     serializer_class = MemberSerializer
     lookup_value_converter = "int"
     required_permissions = {
@@ -91,9 +90,6 @@ class MemberViewSet(OrganizationScopedViewSet):
             raise NotFound()
         return rows[0]
 
-    def get_queryset(self):
-        return Membership.objects.filter(organization=self.organization).select_related("user")
-
     def list(self, request, slug):
         return Response(MemberSerializer(self._rows(), many=True).data)
 
@@ -114,6 +110,7 @@ class MemberViewSet(OrganizationScopedViewSet):
 
 
 class InvitationViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
+    queryset = Invitation.objects.select_related("invited_by")
     serializer_class = InvitationSerializer
     lookup_value_converter = "int"
     required_permissions = {
@@ -122,9 +119,6 @@ class InvitationViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
         "destroy": "manage_members",
         "resend": "manage_members",
     }
-
-    def get_queryset(self):
-        return selectors.invitations_for(self.organization)
 
     @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
     def create(self, request, slug):

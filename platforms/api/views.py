@@ -9,7 +9,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from orgs.api.base import OrganizationScopedViewSet
-from platforms import report_db, selectors, services
+from platforms import report_db, services
 from platforms.api.serializers import (
     ConnectionCheckSerializer,
     ManagerApiSerializer,
@@ -20,6 +20,7 @@ from platforms.api.serializers import (
     ReportTradeSerializer,
     TradePlatformSerializer,
 )
+from platforms.models import TradePlatform
 
 
 class ReportDbUnavailable(APIException):
@@ -40,6 +41,7 @@ def _page_response(page: report_db.Page, serializer_class) -> Response:
 
 
 class TradePlatformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+    queryset = TradePlatform.objects.select_related("manager_api", "report_db")
     serializer_class = TradePlatformSerializer
     lookup_value_converter = "int"
     required_permissions = {
@@ -60,9 +62,6 @@ class TradePlatformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
         "report_db_accounts": "view_platforms",
         "report_db_trades": "view_platforms",
     }
-
-    def get_queryset(self):
-        return selectors.platforms_for(self.organization)
 
     def create(self, request, slug):
         serializer = self.get_serializer(data=request.data)

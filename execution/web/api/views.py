@@ -11,11 +11,12 @@ from rest_framework.response import Response
 
 from core.errors import ServiceError
 from execution.accounts import selectors, services
+from execution.accounts.models import SymbolOverride, TradingAccount
 from execution.accounts.symbols import SymbolError
 from execution.broker import faults as fault_injection
 from execution.broker.gateways.base import GatewayError
 from execution.orders import accept
-from execution.orders import selectors as order_selectors
+from execution.orders.models import Operation
 from execution.safety import selectors as safety_selectors
 from execution.web.api.serializers import (
     AccountSymbolSerializer,
@@ -35,7 +36,7 @@ from execution.web.api.serializers import (
     TradingAccountSerializer,
 )
 from orgs.api.base import OrganizationScopedViewSet
-from platforms.selectors import platforms_for
+from platforms.models import TradePlatform
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -51,6 +52,7 @@ class BrokerUnavailable(APIException):
 
 
 class TradingAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+    queryset = TradingAccount.objects.select_related("platform")
     serializer_class = TradingAccountSerializer
     lookup_value_converter = "int"
     required_permissions = {
@@ -73,9 +75,6 @@ class TradingAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
         "faults:GET": "view_accounts",
         "faults:PUT": "manage_accounts",
     }
-
-    def get_queryset(self):
-        return selectors.accounts_for(self.organization)
 
     def get_serializer(self, *args, **kwargs):
         return TradingAccountSerializer(*args, organization=getattr(self, "organization", None), **kwargs)
@@ -224,6 +223,8 @@ def _faults(request, **target) -> Response:
 class SymbolMapViewSet(OrganizationScopedViewSet):
     """An account's symbol overrides; ``GET ?symbol=GOLD`` resolves a name instead of listing."""
 
+    queryset = SymbolOverride.objects.all()
+    organization_field = "account__organization"
     serializer_class = SymbolOverrideSerializer
     lookup_value_converter = "int"
     required_permissions = {
@@ -236,8 +237,8 @@ class SymbolMapViewSet(OrganizationScopedViewSet):
         super().initial(request, *args, **kwargs)
         self.account = selectors.account_in(self.organization, kwargs["account_id"])
 
-    def get_queryset(self):
-        return self.account.symbol_overrides.all()
+    def safely_get_queryset(self, queryset):
+        return queryset.filter(account=self.account)
 
     @extend_schema(
         parameters=[OpenApiParameter("symbol", str, description="A name to resolve, e.g. GOLD or us30")],
@@ -267,12 +268,10 @@ class SymbolMapViewSet(OrganizationScopedViewSet):
 class PlatformFaultsViewSet(OrganizationScopedViewSet):
     """Fault settings of a whole simulated platform (every account on it)."""
 
+    queryset = TradePlatform.objects.all()
     serializer_class = FaultSettingsSerializer
     lookup_value_converter = "int"
     required_permissions = {"retrieve": "view_platforms", "update": "manage_platforms"}
-
-    def get_queryset(self):
-        return platforms_for(self.organization)
 
     def retrieve(self, request, slug, pk):
         return _faults(request, platform=self.get_object())
@@ -284,6 +283,7 @@ class PlatformFaultsViewSet(OrganizationScopedViewSet):
 class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     """An account's broker operations: state, attempts (timing, codes, category) and reason."""
 
+    queryset = Operation.objects.prefetch_related("attempts")
     serializer_class = OperationSerializer
     lookup_value_converter = "int"
     required_permissions = {"list": "view_operations", "retrieve": "view_operations"}
@@ -292,5 +292,5 @@ class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiz
         super().initial(request, *args, **kwargs)
         self.account = selectors.account_in(self.organization, kwargs["account_id"])
 
-    def get_queryset(self):
-        return order_selectors.operations_of(self.account)
+    def safely_get_queryset(self, queryset):
+        return queryset.filter(account=self.account)
