@@ -22,6 +22,7 @@ class TradingAccount(models.Model):
         (DISCONNECTED, "Disconnected"),
         (ERROR, "Error"),
     ]
+    SET_UP_STATES = (CONNECTED, DISCONNECTED)
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="trading_accounts")
     platform = models.ForeignKey(TradePlatform, on_delete=models.PROTECT, related_name="trading_accounts")
@@ -59,6 +60,12 @@ class TradingAccount(models.Model):
     @property
     def is_live(self) -> bool:
         return self.type == self.LIVE
+
+    @property
+    def is_set_up(self) -> bool:
+        """Its connection was established (it may be down now): it can be read and streamed.
+        Reading an account still being set up, or whose setup failed, must never reach the broker."""
+        return self.connection_state in self.SET_UP_STATES
 
     # Saves name the fields they change: an actor's stale copy never overwrites a concurrent edit.
     STATE_FIELDS = ("connection_state", "connection_error", "state_changed_at")

@@ -26,7 +26,7 @@ def account_symbols(account: TradingAccount) -> QuerySet[AccountSymbol]:
 def _read_broker(account: TradingAccount, read):
     """Run one read against the broker (the gateway is built here, outside the event loop). Only an
     account whose connection was set up is read: reading must never create it at the broker."""
-    if account.connection_state not in (TradingAccount.CONNECTED, TradingAccount.DISCONNECTED):
+    if not account.is_set_up:
         raise GatewayError(
             f"The account is {account.connection_state}: it is read once connected.",
             source="transport",

@@ -5,7 +5,6 @@ encrypted, and enqueues the setup (``execution.accounts.setup``, run by the setu
 commit. Symbol names are resolved here, as a person or a signal writes them.
 """
 
-import logging
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
@@ -22,8 +21,6 @@ from execution.accounts.models import (
 from execution.broker.registry import connector_for
 from orgs.models import Organization
 from platforms.models import TradePlatform
-
-logger = logging.getLogger(__name__)
 
 
 def _check_server(platform: TradePlatform, server: str) -> None:
@@ -66,7 +63,7 @@ def account_connect(
                 server=server,
                 setup_password=password,
             )
-            transaction.on_commit(lambda: _enqueue_setup(account.pk))
+            transaction.on_commit(lambda: setup_account.send(account.pk))
     except IntegrityError:
         raise ServiceError("This account is already connected.", field="login") from None
     return account
@@ -83,7 +80,7 @@ def account_reconnect(*, account: TradingAccount, password: str) -> TradingAccou
         account.setup_password = password
         account.set_state(TradingAccount.CONNECTING)
         account.save(update_fields=["setup_password", *TradingAccount.STATE_FIELDS])
-        transaction.on_commit(lambda: _enqueue_setup(account.pk))
+        transaction.on_commit(lambda: setup_account.send(account.pk))
     return account
 
 
@@ -101,10 +98,6 @@ def account_update(
 def account_remove(*, account: TradingAccount) -> None:
     """Forget the account (its simulated broker state stays, like a real broker's would)."""
     account.delete()
-
-
-def _enqueue_setup(account_id: int) -> None:
-    setup_account.send(account_id)
 
 
 def suggested_account_type(organization: Organization) -> str | None:
@@ -136,9 +129,6 @@ def symbol_override_set(*, account: TradingAccount, alias: str, broker_symbol: s
 
 def symbol_override_delete(*, override: SymbolOverride) -> None:
     override.delete()
-
-
-# --- simulated broker fault injection ------------------------------------------------------------
 
 
 def risk_settings_set(*, account: TradingAccount, **fields) -> RiskSettings:

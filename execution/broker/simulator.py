@@ -8,6 +8,7 @@ be injected per account or per trade platform; the streaming process pumps the s
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -96,7 +97,7 @@ def _on_the_callers_thread(function):
     return sync_to_async(function)()
 
 
-def stream_book(account_key_: str) -> tuple[list[Position], list[PendingOrder]]:
+def stream_book(key: str) -> tuple[list[Position], list[PendingOrder]]:
     """A simulated account's positions and orders, read as its event stream sees them: injected
     faults meant for operations (scripted errors, error rates) are not consumed by this read."""
 
@@ -104,18 +105,14 @@ def stream_book(account_key_: str) -> tuple[list[Position], list[PendingOrder]]:
         simulator = engine()
         return simulator.op_positions(state, now), simulator.op_orders(state, now)
 
-    return engine().call(account_key_, "stream", read).unwrap()
+    return engine().call(key, "stream", read).unwrap()
 
 
-FAULT_FIELDS = (
-    "latency_seconds",
-    "scripted_errors",
-    "error_rate",
-    "error_rate_code",
-    "disconnected",
-    "applies_to",
-    "retry_after_seconds",
-)
+FAULT_FIELDS = frozenset(field.name for field in dataclasses.fields(FaultSettings))
+
+
+def _not_set_up() -> ServiceError:
+    return ServiceError("The account is not set up at the simulated broker yet.", code="not_configured")
 
 
 class SimulatedFaults(FaultInjection):
@@ -129,14 +126,12 @@ class SimulatedFaults(FaultInjection):
         try:
             return engine().get_faults(self._scope(account=account, platform=platform))
         except KeyError:
-            raise ServiceError(
-                "The account is not set up at the simulated broker yet.", code="not_configured"
-            ) from None
+            raise _not_set_up() from None
 
     def set(
         self, *, account: TradingAccount | None = None, platform: TradePlatform | None = None, **settings
     ) -> FaultSettings:
-        unknown = set(settings) - set(FAULT_FIELDS)
+        unknown = set(settings) - FAULT_FIELDS
         if unknown:
             raise ServiceError(f"Unknown fault settings: {', '.join(sorted(unknown))}.")
         try:
@@ -145,9 +140,7 @@ class SimulatedFaults(FaultInjection):
         except ValueError as error:
             raise ServiceError(str(error)) from None
         except KeyError:
-            raise ServiceError(
-                "The account is not set up at the simulated broker yet.", code="not_configured"
-            ) from None
+            raise _not_set_up() from None
         return faults
 
 

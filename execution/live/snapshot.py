@@ -96,8 +96,7 @@ def account_book(account) -> tuple[list[dict] | None, list[dict] | None]:
     has one (the simulated broker); None when unknown (a MetaApi account not streamed yet)."""
     book = cache.get(_book_key(account.pk)) or {}
     positions, orders = book.get("positions"), book.get("orders")
-    readable = account.connection_state in (TradingAccount.CONNECTED, TradingAccount.DISCONNECTED)
-    if (positions is None or orders is None) and readable:
+    if (positions is None or orders is None) and account.is_set_up:
         try:
             found = connector_for(account.platform).snapshot_book(account)
         except GatewayError as error:

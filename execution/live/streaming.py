@@ -68,7 +68,6 @@ from execution.safety.runtime import safety
 
 logger = logging.getLogger(__name__)
 
-STREAMABLE_STATES = (TradingAccount.CONNECTED, TradingAccount.DISCONNECTED)
 BOOK_EVENTS = (PositionOpened, PositionModified, PositionClosed, OrderFilled, OrderCancelled)
 
 
@@ -88,7 +87,7 @@ class StreamConfig:
 
 def _streamable_accounts() -> dict[int, tuple[int, int]]:
     """account id -> (organization id, platform id) of every account to stream."""
-    rows = TradingAccount.objects.filter(connection_state__in=STREAMABLE_STATES).values_list(
+    rows = TradingAccount.objects.filter(connection_state__in=TradingAccount.SET_UP_STATES).values_list(
         "pk", "organization_id", "platform_id"
     )
     return {pk: (organization_id, platform_id) for pk, organization_id, platform_id in rows}
@@ -96,7 +95,7 @@ def _streamable_accounts() -> dict[int, tuple[int, int]]:
 
 def _load(account_id: int) -> TradingAccount | None:
     return (
-        TradingAccount.objects.filter(pk=account_id, connection_state__in=STREAMABLE_STATES)
+        TradingAccount.objects.filter(pk=account_id, connection_state__in=TradingAccount.SET_UP_STATES)
         .select_related("platform")
         .first()
     )

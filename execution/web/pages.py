@@ -32,10 +32,6 @@ from orgs.views import OrganizationPageView, _form_error
 from platforms.models import TradePlatform
 from platforms.selectors import platforms_for
 
-# Only an account whose connection was established is read from the broker: reading an account
-# still being set up (or whose setup failed) would reach the broker without a connection to use.
-BROKER_READABLE_STATES = (TradingAccount.CONNECTED, TradingAccount.DISCONNECTED)
-
 
 class AccountPageView(OrganizationPageView):
     """Account pages: reading needs ``view_accounts``, every change ``manage_accounts``."""
@@ -116,7 +112,7 @@ class AccountDetailView(AccountPageView):
         return self.render_detail(request, self.get_account(pk))
 
     def _broker_reads(self, account) -> dict:
-        if account.connection_state not in BROKER_READABLE_STATES:
+        if not account.is_set_up:
             return {"broker_read": False}
         reads = {"broker_read": True, "positions": None, "orders": None, "broker_error": None}
         try:
