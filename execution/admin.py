@@ -8,6 +8,7 @@ from execution.accounts.models import (
     TradingAccount,
 )
 from execution.broker.models import SimulatorDocument
+from execution.engine.models import AccountHome, EngineWorker
 from execution.orders.models import IdempotencyKey, Operation, OperationAttempt
 from execution.safety.models import SafetyEvent
 
@@ -178,3 +179,20 @@ class SafetyEventAdmin(admin.ModelAdmin):
     list_filter = ["monitor", "to_state"]
     search_fields = ["cause", "account__name", "platform__name"]
     list_select_related = ["account", "platform"]
+
+
+@admin.register(EngineWorker)
+class EngineWorkerAdmin(admin.ModelAdmin):
+    """The worker processes running the engine (alive while their heartbeat keeps ``alive_until``
+    ahead): what an operator looks at to see who serves what."""
+
+    list_display = ["id", "hostname", "pid", "started_at", "alive_until"]
+    readonly_fields = ["id", "hostname", "pid", "started_at", "alive_until"]
+
+
+@admin.register(AccountHome)
+class AccountHomeAdmin(admin.ModelAdmin):
+    list_display = ["account", "worker_id", "since"]
+    search_fields = ["account__name", "account__login", "worker_id"]
+    list_select_related = ["account"]
+    readonly_fields = ["account", "worker_id", "since"]

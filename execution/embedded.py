@@ -1,5 +1,6 @@
-"""The embedded default's in-process workers: one Dramatiq worker over the in-process broker,
-the operation sweeper as a thread, and the accounts' streaming (live dashboard) as a thread."""
+"""The embedded default's in-process workers: one Dramatiq worker over the in-process broker (its
+boot starts this process's engine, which runs every operation: ``execution.engine``), the
+housekeeping as a thread, and the accounts' streaming (live dashboard) as a thread."""
 
 import asyncio
 import logging

@@ -1,10 +1,12 @@
 """The periodic work of one process (``manage.py sweep_operations --every``, or a thread of the
-embedded server): sweep operations whose message was lost; hourly, ask for expiring MetaApi
-credentials to be refreshed (on the setup queue, where the master token is)."""
+embedded server): sweep operations whose message was lost (the engines also find them: this is the
+net under them, e.g. while no execution worker runs); hourly, ask for expiring MetaApi credentials
+to be refreshed (on the setup queue, where the master token is) and forget long-dead engine workers."""
 
 import time
 
 from execution.broker.actors import refresh_credentials
+from execution.engine.homes import forget_dead_workers
 from execution.orders.sweeper import sweep
 
 CREDENTIAL_REFRESH_EVERY = 3600.0
@@ -17,4 +19,5 @@ def housekeeping() -> None:
     sweep()
     if time.monotonic() - _last_refresh >= CREDENTIAL_REFRESH_EVERY:
         refresh_credentials.send()
+        forget_dead_workers()
         _last_refresh = time.monotonic()

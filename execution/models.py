@@ -9,12 +9,15 @@ from execution.accounts.models import (
     TradingAccount,
 )
 from execution.broker.models import SimulatorDocument
+from execution.engine.models import AccountHome, EngineWorker
 from execution.orders.models import IdempotencyKey, Operation, OperationAttempt
 from execution.safety.models import SafetyEvent
 
 __all__ = [
     "AccountCredential",
+    "AccountHome",
     "AccountSymbol",
+    "EngineWorker",
     "IdempotencyKey",
     "Operation",
     "OperationAttempt",

@@ -1,12 +1,15 @@
-"""Access to the real services tests need (Redis, MariaDB/MySQL).
+"""Access to the real services tests need (Redis, MariaDB/MySQL, RabbitMQ).
 
 Outside CI a test whose service is unreachable is skipped with the reason; under ``CI=true`` it
 fails instead, so CI can never go green by skipping.
 """
 
+import functools
 import os
+import shutil
 import socket
-from urllib.parse import urlparse
+import subprocess
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -14,6 +17,8 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
+# a virtual host of its own: the tests' queues never meet a running product's or a benchmark's
+TEST_RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/ttmt_test")
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -41,3 +46,22 @@ def redis_url() -> str:
 
 def mysql_url() -> str:
     return require_service("MariaDB/MySQL", TEST_MYSQL_URL, 3306)
+
+
+def rabbitmq_url() -> str:
+    url = require_service("RabbitMQ", TEST_RABBITMQ_URL, 5672)
+    _ensure_vhost(url)
+    return url
+
+
+@functools.cache
+def _ensure_vhost(url: str) -> None:
+    """Create the URL's virtual host (and let its user in) when this machine runs the server:
+    ``rabbitmqctl`` is idempotent here. Elsewhere the host must exist already."""
+    parsed = urlparse(url)
+    vhost = unquote(parsed.path.lstrip("/")) or "/"
+    if vhost == "/" or shutil.which("rabbitmqctl") is None:
+        return
+    user = parsed.username or "guest"
+    for command in (["add_vhost", vhost], ["set_permissions", "-p", vhost, user, ".*", ".*", ".*"]):
+        subprocess.run(["rabbitmqctl", *command], check=True, capture_output=True, timeout=60)

@@ -237,33 +237,47 @@ TTMT_SAFETY_PREFIX = os.environ.get("TTMT_SAFETY_PREFIX", "ttmt:safety:")
 # protective operations (close, breakeven, stop loss) wait out a pause; new orders go stale fast.
 TTMT_OPERATION_DEADLINE = {"high": 3600, "normal": 60, "low": 60}
 TTMT_BROKER_CALL_TIMEOUT = float(os.environ.get("TTMT_BROKER_CALL_TIMEOUT", "15"))
-TTMT_INLINE_WAIT_MAX = 2.0  # waits up to this long happen inside the actor; longer ones re-enqueue
+# The engine of each execution worker process (execution.engine), in seconds: its heartbeat, how
+# long after the last one its accounts are taken over, how often it looks for unserved work, when an
+# unused broker session is closed; and the threads running its database work.
+TTMT_ENGINE = {
+    "heartbeat": float(os.environ.get("TTMT_ENGINE_HEARTBEAT", "1.5")),
+    "worker_ttl": float(os.environ.get("TTMT_ENGINE_WORKER_TTL", "6")),
+    "scan_every": float(os.environ.get("TTMT_ENGINE_SCAN_EVERY", "1")),
+    "session_idle": float(os.environ.get("TTMT_ENGINE_SESSION_IDLE", "300")),
+    "db_threads": int(os.environ.get("TTMT_ENGINE_DB_THREADS", "4")),
+}
 
-# Dramatiq: Redis when REDIS_URL is set (several worker processes); otherwise the embedded default,
-# an in-process broker whose worker threads run inside the server process.
-if REDIS_URL:
+# Dramatiq: RabbitMQ in production (RABBITMQ_URL: per-message priorities, a close before waiting
+# orders); Redis when only REDIS_URL is set; otherwise the embedded default, an in-process broker
+# whose worker threads run inside the server process. Every execution worker boots the engine.
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "")
+_DRAMATIQ_MIDDLEWARE = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "execution.engine.middleware.EngineBoot",
+]
+if RABBITMQ_URL:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
+        # = execution.orders.actors.MAX_BROKER_PRIORITY; a declared queue keeps its maximum
+        "OPTIONS": {"url": RABBITMQ_URL, "max_priority": 2},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+elif REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
         "OPTIONS": {"url": REDIS_URL},
-        "MIDDLEWARE": [
-            "dramatiq.middleware.AgeLimit",
-            "dramatiq.middleware.TimeLimit",
-            "dramatiq.middleware.Callbacks",
-            "dramatiq.middleware.Retries",
-            "django_dramatiq.middleware.DbConnectionsMiddleware",
-        ],
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
     }
 else:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.stub.StubBroker",
         "OPTIONS": {},
-        "MIDDLEWARE": [
-            "dramatiq.middleware.AgeLimit",
-            "dramatiq.middleware.TimeLimit",
-            "dramatiq.middleware.Callbacks",
-            "dramatiq.middleware.Retries",
-            "django_dramatiq.middleware.DbConnectionsMiddleware",
-        ],
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
     }
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 TTMT_EMBEDDED_WORKER_THREADS = int(os.environ.get("TTMT_EMBEDDED_WORKER_THREADS", "4"))

@@ -62,6 +62,11 @@ class Connector(abc.ABC):
     def gateway(self, account: TradingAccount) -> BrokerGateway:
         """A gateway for the account, on its narrow credential (never a master token)."""
 
+    def session_key(self, account: TradingAccount) -> tuple:
+        """What an open broker session of the account depends on: when it changes (another server,
+        login or credential), the session is re-opened (``execution.broker.sessions``)."""
+        return (account.platform_id, account.server, account.login, account.broker_account_id)
+
     def known_servers(self) -> Sequence[str]:
         """The trade servers this venue itself offers, when a platform lists none (empty: any)."""
         return ()

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from core.errors import ServiceError
 from execution.accounts.models import TradingAccount
 from execution.accounts.services import symbol_resolve
 from execution.accounts.symbols import SymbolError
+from execution.live import hooks
 from execution.orders import pipeline
 from execution.orders.actors import enqueue
 from execution.orders.kinds import KINDS, kind_of
@@ -33,10 +35,13 @@ class IdempotencyConflict(ServiceError):
 
 
 @transaction.atomic
-def submit(*, account: TradingAccount, kind: str, params: dict, requested_by: str = "") -> Operation:
+def submit(
+    *, account: TradingAccount, kind: str, params: dict, requested_by: str = "", fail_if_paused: bool = False
+) -> Operation:
     """Accept an operation of ``kind`` (a name in ``execution.orders.kinds.KINDS``) with ``params``,
     which must be among the kind's parameters and include its required ones; refused with a
-    ServiceError before anything is written. Enqueued for the pipeline after commit."""
+    ServiceError before anything is written. Enqueued for the pipeline after commit. If the account
+    is paused it waits for the recovery test, or fails at once with ``fail_if_paused``."""
     try:
         operation_kind = kind_of(kind)
     except ValueError:
@@ -74,8 +79,9 @@ def submit(*, account: TradingAccount, kind: str, params: dict, requested_by: st
         client_tag="ttmt-" + secrets.token_hex(8),
         deadline=pipeline.operation_deadline(operation_kind),
         requested_by=requested_by,
+        fail_if_paused=fail_if_paused,
     )
-    enqueue(operation.pk)
+    enqueue(operation.pk, priority=operation_kind.priority)
     return operation
 
 
@@ -94,6 +100,7 @@ def order_place(
     tp=None,
     price=None,
     requested_by: str = "",
+    fail_if_paused: bool = False,
 ) -> Operation:
     try:
         resolution = symbol_resolve(account=account, name=symbol)
@@ -110,7 +117,13 @@ def order_place(
         "tp": _level(tp),
         "price": None if type == "market" else _level(price),
     }
-    return submit(account=account, kind="place_order", params=params, requested_by=requested_by)
+    return submit(
+        account=account,
+        kind="place_order",
+        params=params,
+        requested_by=requested_by,
+        fail_if_paused=fail_if_paused,
+    )
 
 
 @transaction.atomic
@@ -156,6 +169,25 @@ def order_cancel(*, account: TradingAccount, order_id: str, requested_by: str = 
     return submit(
         account=account, kind="cancel_order", params={"order_id": order_id}, requested_by=requested_by
     )
+
+
+def operation_cancel(*, operation: Operation, requested_by: str = "") -> Operation:
+    """Cancel an operation that is not running now (accepted, or waiting out a pause, a retry or
+    speed control): it is never sent. Refused once it is being sent or has ended."""
+    cancelled = Operation.objects.filter(pk=operation.pk, state__in=Operation.PENDING).update(
+        state=Operation.CANCELLED,
+        reason=f"Cancelled by {requested_by}." if requested_by else "Cancelled.",
+        finished_at=timezone.now(),
+        lease_until=None,
+    )
+    operation.refresh_from_db()
+    if not cancelled:
+        raise ServiceError(
+            f"The operation is {operation.state}: only an operation that waits can be cancelled.",
+            code="not_cancellable",
+        )
+    hooks.operation_changed(operation)
+    return operation
 
 
 def request_fingerprint(*, method: str, path: str, body: dict) -> str:

@@ -11,15 +11,18 @@ from orgs.models import Organization
 class Operation(models.Model):
     """One broker operation, durable from acceptance to outcome; executed by the pipeline."""
 
-    ACCEPTED, RUNNING, WAITING, DONE, FAILED = "accepted", "running", "waiting", "done", "failed"
+    ACCEPTED, RUNNING, WAITING = "accepted", "running", "waiting"
+    DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
     STATE_CHOICES = [
         (ACCEPTED, "Accepted"),
         (RUNNING, "Running"),
         (WAITING, "Waiting"),
         (DONE, "Done"),
         (FAILED, "Failed"),
+        (CANCELLED, "Cancelled"),
     ]
-    TERMINAL = (DONE, FAILED)
+    TERMINAL = (DONE, FAILED, CANCELLED)
+    PENDING = (ACCEPTED, WAITING)  # not running now: may still be cancelled
     KIND_CHOICES = [(kind.name, kind.label) for kind in KINDS.values()]
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="operations")
@@ -35,6 +38,10 @@ class Operation(models.Model):
     last_category = models.CharField(max_length=16, blank=True)
     not_before = models.DateTimeField(null=True, blank=True, help_text="Earliest next run (retry, pause)")
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker holds it until then")
+    held_by = models.CharField(max_length=40, blank=True, help_text="The engine worker running it")
+    fail_if_paused = models.BooleanField(
+        default=False, help_text="Fail at once when the account is paused, instead of waiting for it"
+    )
     deadline = models.DateTimeField(help_text="Fails with a reason if not done by then")
     requested_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

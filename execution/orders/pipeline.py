@@ -1,47 +1,63 @@
-"""The pipeline every broker operation goes through, run by the ``execute_operation`` actor.
+"""The pipeline every broker operation goes through, run on the engine's event loop
+(``execution.engine``) in the operation's home worker.
 
 For each attempt, in this order: the deadline; the broker health monitor (platform); speed control
-(at most 5 in flight per account, 200 ms apart, by priority); the safety pause (per account); for
-new orders the volume from the account's risk settings; the gateway call under a timeout; the
-error classification; the outcome fed back to the pause and the health monitor; then a retry by the
-operation's profile (short waits inside the actor, longer ones re-enqueued with a delay).
+(at most 5 in flight per account, 200 ms apart, by priority, then by arrival); the safety pause (per
+account); for new orders the volume from the account's risk settings; the gateway call on the
+account's open broker session (connecting, when needed, counts inside the call's timeout); the error
+classification; the outcome fed back to the pause and the health monitor; then a retry by the
+operation's profile. Every wait (retry, pause, speed control) is an ``await``: no thread is held.
 
-Duplicates: a run claims the operation with a lease, so a redelivered message does nothing while
-another worker holds it. Every call is recorded as an attempt *before* it is sent; an attempt left
-without an outcome (crash, timeout) makes the next run look the client tag up at the broker (or
-re-read the position/order) before sending anything again.
+Duplicates: a run claims the operation (state, lease, worker) with a conditional update, so a
+redelivered message does nothing while another run holds it, and re-claims it after every wait, so
+a cancelled operation is never sent. Every call is recorded as an attempt *before* it is sent; an
+attempt left without an outcome (crash, timeout) makes the next run look the client tag up at the
+broker (or re-read the position/order) before sending anything again.
 
-Refusals while paused: protective operations (high priority: close, breakeven, stop loss) wait,
-re-enqueued until the pause tests again, within their (long) deadline; others fail with the reason.
+Pauses: an operation that meets a paused account or platform waits, in priority and arrival order
+(it keeps its place in speed control), until the recovery test lets it through, unless its
+deadline passes first or it asked to fail fast (``fail_if_paused``).
 """
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from execution.broker.gateways.base import BrokerGateway, GatewayError
-from execution.broker.registry import gateway_for
+from execution.broker.sessions import BrokerSessions
 from execution.live import hooks
 from execution.orders.crashpoints import crash_point
 from execution.orders.kinds import BrokerCall, OperationKind, kind_of
 from execution.orders.models import Operation, OperationAttempt
 from execution.orders.sizing import Rejected, order_volume
 from execution.safety.errors import Category, classify_gateway_error
-from execution.safety.pause import Denied, Permit
+from execution.safety.pause import Denied, PauseState, Permit
 from execution.safety.retry import next_delay
 from execution.safety.runtime import safety
 from execution.safety.speed import Priority, Start
 
 logger = logging.getLogger(__name__)
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # a run holds its claim this long at most without renewing it
+DROPS_SESSION = (Category.CONNECTION, Category.UNKNOWN)  # the session may be broken: open a new one
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a run works with, from the engine: this worker's id, its broker sessions, and where
+    blocking (database) work runs."""
+
+    worker_id: str
+    sessions: BrokerSessions
+    db: Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -52,90 +68,144 @@ class Outcome:
     reason: str = ""
 
 
-def _claim(operation_id: int) -> Operation | None:
-    """Take the operation for this run, unless it is finished, held by a live lease, or not due."""
+def _claim(operation_id: int, worker_id: str, *, states: tuple[str, ...]) -> Operation | None:
+    """Take the operation for this run if it is in one of ``states`` (a running one only once its
+    lease ran out) and due; None if it is finished, cancelled, held by a live run, or not due."""
     now = timezone.now()
-    claimable = Q(state__in=[Operation.ACCEPTED, Operation.WAITING]) | Q(
-        state=Operation.RUNNING, lease_until__lt=now
-    )
+    claimable = Q(state__in=[s for s in states if s != Operation.RUNNING])
+    if Operation.RUNNING in states:
+        claimable |= Q(state=Operation.RUNNING, lease_until__lt=now)
     due = Q(not_before__isnull=True) | Q(not_before__lte=now + timedelta(milliseconds=50))
     claimed = Operation.objects.filter(claimable, due, pk=operation_id).update(
-        state=Operation.RUNNING, lease_until=now + LEASE
+        state=Operation.RUNNING, lease_until=now + LEASE, held_by=worker_id
     )
     if not claimed:
         return None
-    return Operation.objects.select_related("account__platform").get(pk=operation_id)
+    return Operation.objects.select_related("account__platform", "account__credential").get(pk=operation_id)
 
 
-def run_operation(operation_id: int) -> float | None:
-    """Run the operation if this run may claim it. Returns the seconds after which it must run
-    again (it waits: a retry, a pause, speed control), or None (finished, or not this run's)."""
-    operation = _claim(operation_id)
-    if operation is None:
-        return None
-    run = _Run(operation)
-    run.run()
-    return run.run_again_in
+async def execute(operation_id: int, runtime: Runtime) -> None:
+    """Run the operation to its end (done, failed, cancelled), or until another run holds it."""
+    claim_states = (Operation.ACCEPTED, Operation.WAITING, Operation.RUNNING)
+    operation = await runtime.db(_claim, operation_id, runtime.worker_id, states=claim_states)
+    if operation is not None:
+        await _Run(operation, runtime).run()
 
 
 class _Run:
-    def __init__(self, operation: Operation):
+    def __init__(self, operation: Operation, runtime: Runtime):
         self.op = operation
+        self.rt = runtime
+        self.db = runtime.db
         self.account = operation.account
         self.account_key = str(self.account.pk)
         self.platform_key = str(self.account.platform_id)
         self.kind = kind_of(operation.kind)
         self.safety = safety()
         self.profile = self.safety.profiles[self.kind.retry_profile]
-        self.run_again_in: float | None = None
+        self.priority = Priority(self.op.priority)
 
     # -- the loop -----------------------------------------------------------------------------
-    def run(self) -> None:
+    async def run(self) -> None:
         while True:
             if timezone.now() >= self.op.deadline:
-                return self._give_up(
+                return await self._give_up(
                     f"Deadline passed before the broker accepted it. {self.op.reason}".strip()
                 )
-            health = self.safety.health.status(self.platform_key)
+            health = await self.db(self.safety.health.status, self.platform_key)
             if health.paused:
-                return self._blocked(
-                    "The broker health monitor paused this platform after failures across its accounts.",
-                    health.seconds_remaining,
-                )
-            if not self._take_speed_slot():
+                reason = "The broker health monitor paused this platform after failures across its accounts."
+                if not await self._wait_out_pause(reason, health.seconds_remaining, holds_place=False):
+                    return
+                continue
+            if self.op.fail_if_paused:  # not even queued behind operations waiting out a pause
+                pause = await self.db(self.safety.pause.status, self.account_key)
+                if pause.state is not PauseState.TRADING:
+                    retry_after = None if pause.paused_until is None else pause.paused_until - time.time()
+                    await self._wait_out_pause(
+                        f"The account's safety pause is {pause.state}.", retry_after, holds_place=False
+                    )
+                    return
+            if not await self._take_speed_slot():
                 return
+            permit, last, attempt = await self.db(self._admit)
+            if isinstance(permit, Denied):
+                self.safety.speed.step_back(
+                    self.account_key, str(self.op.pk), self.priority, order=self.op.pk
+                )
+                reason = f"The account's safety pause is {permit.state}."
+                if not await self._wait_out_pause(reason, permit.retry_after, holds_place=True):
+                    return
+                continue
             try:
-                permit = self.safety.pause.acquire(self.account_key)
-                if isinstance(permit, Denied):
-                    return self._blocked(f"The account's safety pause is {permit.state}.", permit.retry_after)
-                outcome = self._attempt(permit)
+                outcome = await self._attempt(permit, last, attempt)
             finally:
                 self.safety.speed.finish(self.account_key, str(self.op.pk))
             if outcome.done:
-                return self._finish(outcome.result)
+                return await self._finish(outcome.result)
             if outcome.retry_in is None:
-                return self._fail(outcome.reason)
+                return await self._fail(outcome.reason)
             remaining = (self.op.deadline - timezone.now()).total_seconds()
             if outcome.retry_in >= remaining:
-                return self._give_up(f"{outcome.reason} No retry fits before the deadline.")
-            if outcome.retry_in > settings.TTMT_INLINE_WAIT_MAX:
-                return self._wait(outcome.retry_in, outcome.reason)
-            self._extend_lease(outcome.retry_in)
-            time.sleep(outcome.retry_in)
+                return await self._give_up(f"{outcome.reason} No retry fits before the deadline.")
+            if not await self._wait(outcome.retry_in, outcome.reason):
+                return
 
-    def _take_speed_slot(self) -> bool:
+    async def _take_speed_slot(self) -> bool:
+        """Wait for speed control to let this operation start (True), or stop: deadline (False)."""
         speed, op_id = self.safety.speed, str(self.op.pk)
-        speed.enqueue(self.account_key, op_id, Priority(self.op.priority))
-        waited = 0.0
+        speed.enqueue(self.account_key, op_id, self.priority, order=self.op.pk)
+        waiting = False
         while True:
             decision = speed.try_start(self.account_key, op_id)
             if isinstance(decision, Start):
-                return True
-            if waited + decision.seconds > settings.TTMT_INLINE_WAIT_MAX:
-                self._wait(decision.seconds, f"Waiting for speed control: {decision.reason}.")
+                return not waiting or await self._claim_again(release_slot=True)
+            if timezone.now() >= self.op.deadline:
+                speed.finish(self.account_key, op_id)
+                if not waiting or await self._claim_again(release_slot=False):
+                    await self._give_up(await self._speed_deadline_reason())
                 return False
-            time.sleep(decision.seconds)
-            waited += decision.seconds
+            if not waiting:  # waiting behind others: cancellable until it starts
+                waiting = True
+                reason = f"Waiting for speed control: {decision.reason}."
+                await self._save(state=Operation.WAITING, reason=reason, lease_until=None)
+            await asyncio.sleep(decision.seconds)
+
+    async def _speed_deadline_reason(self) -> str:
+        pause = await self.db(self.safety.pause.status, self.account_key)
+        if pause.state is PauseState.TRADING:
+            return "Deadline passed while waiting for speed control."
+        return (
+            "Deadline passed while queued behind operations waiting out the account's safety pause "
+            f"({pause.state})."
+        )
+
+    async def _claim_again(self, *, release_slot: bool) -> bool:
+        """After a wait: take the operation back (False if it was cancelled meanwhile)."""
+        claimed = await self.db(_claim, self.op.pk, self.rt.worker_id, states=(Operation.WAITING,))
+        if claimed is None:
+            if release_slot:
+                self.safety.speed.finish(self.account_key, str(self.op.pk))
+            return False
+        self.op, self.account = claimed, claimed.account
+        return True
+
+    async def _wait_out_pause(self, reason: str, retry_after: float | None, *, holds_place: bool) -> bool:
+        """The account or its platform is paused: fail if the operation asked to fail fast, else wait
+        (keeping its place in speed control when it has one) and return whether to go on."""
+        if self.op.fail_if_paused:
+            if holds_place:
+                self.safety.speed.finish(self.account_key, str(self.op.pk))
+            wait = retry_after if retry_after is not None else 1.0
+            await self._fail(
+                f"{reason} Not sent (fail fast was asked); the account tests again in {wait:.0f} s."
+            )
+            return False
+        wait = retry_after if retry_after is not None else 0.5  # a recovery test is in flight
+        going_on = await self._wait(wait, f"{reason} Waiting for it to recover.", keep_ticket=holds_place)
+        if not going_on and holds_place:
+            self.safety.speed.finish(self.account_key, str(self.op.pk))
+        return going_on
 
     # -- one attempt ----------------------------------------------------------------------------
     def _unresolved_attempt(self) -> OperationAttempt | None:
@@ -145,93 +215,118 @@ class _Run:
             return last
         return None
 
-    def _settle_unknown_outcome(self, last: OperationAttempt) -> dict | None:
+    async def _settle_unknown_outcome(self, last: OperationAttempt) -> dict | None:
         """Did the broker do what the unresolved attempt asked? Its result if so. Raises GatewayError
         when the broker cannot tell us now."""
-        found = async_to_sync(self._look_up)(gateway_for(self.account))
+        found = await self._broker(self._look_up)
         if last.finished_at is None:  # the worker stopped between sending and recording
             last.finished_at, last.outcome_unknown = timezone.now(), True
             last.message = "The worker stopped before the outcome was recorded."
-            last.save(update_fields=["finished_at", "outcome_unknown", "message"])
+            await self.db(last.save, update_fields=["finished_at", "outcome_unknown", "message"])
         return found
 
-    def _give_up(self, reason: str) -> None:
+    async def _give_up(self, reason: str) -> None:
         """Fail, unless an attempt with an unknown outcome turns out to have been done by the broker:
         an order the broker holds is never reported failed."""
-        last = self._unresolved_attempt()
+        last = await self.db(self._unresolved_attempt)
         if last is not None:
             try:
-                found = self._settle_unknown_outcome(last)
+                found = await self._settle_unknown_outcome(last)
             except GatewayError as error:
-                return self._wait(
-                    self.profile.initial_delay,
-                    f"{reason} Checking whether the broker did it failed ({error}); checking again.",
-                )
+                checking = f"{reason} Checking whether the broker did it failed ({error}); checking again."
+                if await self._wait(self.profile.initial_delay, checking, past_deadline=True):
+                    await self._give_up(reason)
+                return
             if found is not None:
-                return self._finish(found)
-        return self._fail(reason)
+                return await self._finish(found)
+        return await self._fail(reason)
 
-    def _attempt(self, permit: Permit) -> Outcome:
+    def _admit(self) -> tuple[Permit | Denied, OperationAttempt | None, OperationAttempt | None]:
+        """In one database hop after the speed slot: the pause's permit, then the unresolved attempt
+        to settle first if there is one, else the new attempt, recorded before it is sent."""
+        permit = self.safety.pause.acquire(self.account_key)
+        if isinstance(permit, Denied):
+            return permit, None, None
         last = self._unresolved_attempt()
+        return permit, last, (self._record_attempt() if last is None else None)
+
+    async def _attempt(
+        self, permit: Permit, last: OperationAttempt | None, attempt: OperationAttempt | None
+    ) -> Outcome:
         if last is not None:
             try:
-                found = self._settle_unknown_outcome(last)
+                found = await self._settle_unknown_outcome(last)
             except GatewayError as error:
-                self.safety.pause.release(permit)
+                await self.db(self.safety.pause.release, permit)
                 return Outcome(
                     retry_in=self.profile.initial_delay, reason=f"Looking the order up failed: {error}"
                 )
             if found is not None:
-                self.safety.pause.record(permit, Category.SUCCESS)
+                await self.db(self.safety.pause.record, permit, Category.SUCCESS)
                 return Outcome(done=True, result=found)
-        gateway = gateway_for(self.account)
-        number = self.op.attempt_count + 1
-        attempt = OperationAttempt.objects.create(operation=self.op, number=number)
-        Operation.objects.filter(pk=self.op.pk).update(attempt_count=number)
-        self.op.attempt_count = number
-        hooks.attempt_started(self.op, attempt)
+            attempt = await self.db(self._record_attempt)
         started = time.perf_counter()
         crash_point("before_send")
         try:
-            result = async_to_sync(self._call)(gateway)
+            result = await self._broker(self._send)
             crash_point("after_send")
         except Rejected as rejection:
-            self.safety.pause.release(permit)
-            self._close_attempt(attempt, started, category="rejected", message=str(rejection))
+            await self.db(self.safety.pause.release, permit)
+            await self.db(self._close_attempt, attempt, started, category="rejected", message=str(rejection))
             return Outcome(reason=str(rejection))
         except GatewayError as error:
-            return self._failed_attempt(permit, attempt, started, error)
-        self._close_attempt(
+            return await self._failed_attempt(permit, attempt, started, error)
+        await self.db(
+            self._close_attempt,
             attempt,
             started,
             category=Category.SUCCESS,
             code=result.get("code"),
             string_code=result.get("string_code", ""),
         )
-        self.safety.pause.record(permit, Category.SUCCESS)
+        await self.db(self.safety.pause.record, permit, Category.SUCCESS)
         return Outcome(done=True, result=result)
 
-    def _failed_attempt(
+    def _record_attempt(self) -> OperationAttempt:
+        number = self.op.attempt_count + 1
+        attempt = OperationAttempt.objects.create(operation=self.op, number=number)
+        Operation.objects.filter(pk=self.op.pk).update(attempt_count=number)
+        self.op.attempt_count = number
+        hooks.attempt_started(self.op, attempt)
+        return attempt
+
+    async def _failed_attempt(
         self, permit: Permit, attempt: OperationAttempt, started: float, error: GatewayError
     ) -> Outcome:
         classification = classify_gateway_error(error)
         category = classification.category
         unknown_outcome = error.source == "transport" and error.string_code == "timeout"
-        self.safety.pause.record(permit, category)
-        if category not in (Category.SUCCESS, Category.MARKET_CLOSED):
-            self.safety.health.record(self.platform_key, self.account_key, category)
+        if category in DROPS_SESSION or unknown_outcome:
+            await self.rt.sessions.drop(self.account.pk)
+        await self.db(self._feed_back, permit, category)
         if category is Category.SUCCESS:  # e.g. "no changes": the broker already has what we asked
-            self._close_attempt(attempt, started, category=category, error=error)
+            await self.db(self._close_attempt, attempt, started, category=category, error=error)
             return Outcome(done=True, result={"code": error.code, "string_code": error.string_code})
         delay = next_delay(self.profile, attempt.number, category, error.retry_after)
-        self._close_attempt(
-            attempt, started, category=category, error=error, retry_in=delay, outcome_unknown=unknown_outcome
+        await self.db(
+            self._close_attempt,
+            attempt,
+            started,
+            category=category,
+            error=error,
+            retry_in=delay,
+            outcome_unknown=unknown_outcome,
         )
-        Operation.objects.filter(pk=self.op.pk).update(last_category=category)
+        await self.db(Operation.objects.filter(pk=self.op.pk).update, last_category=category)
         reason = f"{classification.label} ({category}): {error.message}"
         if classification.unknown:
             reason += " [unclassified code, logged for investigation]"
         return Outcome(retry_in=delay, reason=reason)
+
+    def _feed_back(self, permit: Permit, category: Category) -> None:
+        self.safety.pause.record(permit, category)
+        if category not in (Category.SUCCESS, Category.MARKET_CLOSED):
+            self.safety.health.record(self.platform_key, self.account_key, category)
 
     @staticmethod
     def _close_attempt(
@@ -260,82 +355,105 @@ class _Run:
         hooks.attempt_finished(attempt)
 
     # -- the broker calls -------------------------------------------------------------------------
-    async def _call(self, gateway: BrokerGateway) -> dict:
-        async with gateway:
-            try:
-                async with asyncio.timeout(settings.TTMT_BROKER_CALL_TIMEOUT):
-                    return await self.kind.send(self._broker_call(gateway))
-            except TimeoutError:
+    async def _broker(self, call: Callable[[BrokerGateway], Awaitable[Any]]) -> Any:
+        """``call`` on the account's session, opening it if needed, all within the call timeout. A
+        timeout once the request may have been sent is an unknown outcome; before, nothing was sent."""
+        timeout = settings.TTMT_BROKER_CALL_TIMEOUT
+        connected = False
+        try:
+            async with asyncio.timeout(timeout):
+                gateway = await self.rt.sessions.gateway(self.account)
+                connected = True
+                return await call(gateway)
+        except TimeoutError:
+            if not connected:
+                await self.rt.sessions.drop(self.account.pk)
                 raise GatewayError(
-                    f"no answer from the broker within {settings.TTMT_BROKER_CALL_TIMEOUT:g} s",
+                    f"could not connect to the broker within {timeout:g} s; nothing was sent",
                     source="transport",
-                    string_code="timeout",
+                    string_code="not_connected",
                 ) from None
+            raise GatewayError(
+                f"no answer from the broker within {timeout:g} s", source="transport", string_code="timeout"
+            ) from None
+
+    async def _send(self, gateway: BrokerGateway) -> dict:
+        return await self.kind.send(self._broker_call(gateway))
 
     async def _look_up(self, gateway: BrokerGateway) -> dict | None:
         """After an attempt with no known outcome: did the broker do it? Returns its result if so."""
-        async with gateway:
-            if self.kind.look_up is None:
-                return None
-            return await self.kind.look_up(self._broker_call(gateway))
+        if self.kind.look_up is None:
+            return None
+        return await self.kind.look_up(self._broker_call(gateway))
 
     def _broker_call(self, gateway: BrokerGateway) -> BrokerCall:
         return BrokerCall(
             gateway=gateway,
             params=self.op.params,
             client_tag=self.op.client_tag,
-            volume_for=sync_to_async(self._volume_for),
+            volume_for=self._volume_for,
             remember=self._remember,
         )
 
-    def _volume_for(self, entry: Decimal, sl: Decimal | None) -> Decimal:
+    async def _volume_for(self, entry: Decimal, sl: Decimal | None) -> Decimal:
         """The volume from the account's risk settings (the caller's proposal is never used), recorded."""
-        sized = order_volume(account=self.account, symbol=self.op.params["symbol"], entry=entry, sl=sl)
-        Operation.objects.filter(pk=self.op.pk).update(
-            params={**self.op.params, "volume": str(sized.volume), "volume_capped_by": sized.capped_by}
-        )
-        return sized.volume
+
+        def size() -> Decimal:
+            sized = order_volume(account=self.account, symbol=self.op.params["symbol"], entry=entry, sl=sl)
+            self.op.params = {
+                **self.op.params,
+                "volume": str(sized.volume),
+                "volume_capped_by": sized.capped_by,
+            }
+            Operation.objects.filter(pk=self.op.pk).update(params=self.op.params)
+            return sized.volume
+
+        return await self.db(size)
 
     async def _remember(self, **params) -> None:
         self.op.params = {**self.op.params, **params}
-        await sync_to_async(Operation.objects.filter(pk=self.op.pk).update)(params=self.op.params)
+        await self.db(Operation.objects.filter(pk=self.op.pk).update, params=self.op.params)
 
     # -- states -----------------------------------------------------------------------------------
-    def _finish(self, result: dict | None) -> None:
-        self._save(
+    async def _finish(self, result: dict | None) -> None:
+        await self._save(
             state=Operation.DONE, result=result, reason="", finished_at=timezone.now(), lease_until=None
         )
+        crash_point("after_done")
 
-    def _fail(self, reason: str) -> None:
-        self._save(state=Operation.FAILED, reason=reason, finished_at=timezone.now(), lease_until=None)
+    async def _fail(self, reason: str) -> None:
+        await self._save(state=Operation.FAILED, reason=reason, finished_at=timezone.now(), lease_until=None)
 
-    def _wait(self, seconds: float, reason: str) -> None:
-        seconds = max(seconds, 0.05)
-        self._save(
-            state=Operation.WAITING,
-            reason=reason,
-            lease_until=None,
-            not_before=timezone.now() + timedelta(seconds=seconds),
-        )
-        self.run_again_in = seconds
+    async def _wait(
+        self, seconds: float, reason: str, *, keep_ticket: bool = False, past_deadline: bool = False
+    ) -> bool:
+        """Wait ``seconds`` (cut at the deadline unless ``past_deadline``) as a WAITING operation,
+        then claim it again: False if it was cancelled or taken meanwhile (then this run stops)."""
+        now = timezone.now()
+        until = now + timedelta(seconds=max(seconds, 0.01))
+        if not past_deadline:
+            until = min(until, max(self.op.deadline, now))
+        await self._save(state=Operation.WAITING, reason=reason, lease_until=None, not_before=until)
+        remaining = (until - now).total_seconds()
+        keep_every = self.safety.speed.config.ticket_ttl / 4
+        while remaining > 0:
+            step = min(remaining, keep_every) if keep_ticket else remaining
+            await asyncio.sleep(step)
+            remaining -= step
+            if keep_ticket:  # it holds the front of the queue: let go as soon as it is cancelled
+                if not await self.db(Operation.objects.filter(pk=self.op.pk, state=Operation.WAITING).exists):
+                    return False
+                self.safety.speed.keep(self.account_key, str(self.op.pk))
+        return await self._claim_again(release_slot=False)
 
-    def _blocked(self, reason: str, retry_after: float | None) -> None:
-        wait = retry_after if retry_after is not None else 1.0
-        if self.op.priority == Priority.HIGH:
-            self._wait(wait, f"{reason} Protective operation: waiting (next try in {wait:.0f} s).")
-        else:
-            self._fail(f"{reason} Not sent; try again in {wait:.0f} s.")
+    async def _save(self, **fields) -> None:
+        def save() -> None:
+            Operation.objects.filter(pk=self.op.pk).update(**fields)
+            for name, value in fields.items():
+                setattr(self.op, name, value)
+            hooks.operation_changed(self.op)
 
-    def _extend_lease(self, seconds: float) -> None:
-        Operation.objects.filter(pk=self.op.pk).update(
-            lease_until=timezone.now() + LEASE + timedelta(seconds=seconds)
-        )
-
-    def _save(self, **fields) -> None:
-        Operation.objects.filter(pk=self.op.pk).update(**fields)
-        for name, value in fields.items():
-            setattr(self.op, name, value)
-        hooks.operation_changed(self.op)
+        await self.db(save)
 
 
 def operation_deadline(kind: OperationKind) -> datetime:

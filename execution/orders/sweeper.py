@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from execution.orders.actors import enqueue
 from execution.orders.models import Operation
+from execution.safety.speed import Priority
 
 STUCK_AFTER = timedelta(seconds=30)
 
@@ -24,8 +25,8 @@ def sweep() -> list[int]:
         Q(state=Operation.ACCEPTED, updated_at__lt=now - STUCK_AFTER)
         | Q(state=Operation.WAITING, not_before__lt=now - STUCK_AFTER)
         | Q(state=Operation.RUNNING, lease_until__lt=now)
-    ).values_list("pk", flat=True)
-    ids = list(stuck[:1000])
-    for operation_id in ids:
-        enqueue(operation_id)
-    return ids
+    ).values_list("pk", "priority")
+    found = list(stuck[:1000])
+    for operation_id, priority in found:
+        enqueue(operation_id, priority=Priority(priority))
+    return [operation_id for operation_id, _ in found]

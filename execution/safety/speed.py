@@ -72,13 +72,40 @@ class SpeedControl:
         self._clock = clock
         self._config = config or SpeedConfig()
 
-    def enqueue(self, account_id: str, op_id: str, priority: Priority) -> None:
-        """Take a ticket; idempotent for an operation already queued or running."""
+    @property
+    def config(self) -> SpeedConfig:
+        return self._config
+
+    def enqueue(self, account_id: str, op_id: str, priority: Priority, *, order: int | None = None) -> None:
+        """Take a ticket; idempotent for an operation already queued or running. Within a priority,
+        tickets start by ``order`` (e.g. the operation's id: its place survives a re-enqueue after a
+        retry), or first come first served without one."""
 
         def step(doc: _Doc, now: float) -> None:
             if op_id not in doc.queue and op_id not in doc.running:
                 doc.seq += 1
-                doc.queue[op_id] = (int(priority), doc.seq, now)
+                doc.queue[op_id] = (int(priority), doc.seq if order is None else order, now)
+
+        self._run(account_id, step)
+
+    def step_back(self, account_id: str, op_id: str, priority: Priority, *, order: int) -> None:
+        """A started operation that may not run yet (its account is paused) gives its slot back and
+        keeps its place at the front: nothing behind it starts before it (poll :meth:`try_start`,
+        at least every ``ticket_ttl / 4``, to keep the ticket)."""
+
+        def step(doc: _Doc, now: float) -> None:
+            doc.running.pop(op_id, None)
+            doc.queue[op_id] = (int(priority), order, now)
+
+        self._run(account_id, step)
+
+    def keep(self, account_id: str, op_id: str) -> None:
+        """Keep a queued ticket alive without trying to start it (a waiter that is not polling)."""
+
+        def step(doc: _Doc, now: float) -> None:
+            if op_id in doc.queue:
+                priority, order, _ = doc.queue[op_id]
+                doc.queue[op_id] = (priority, order, now)
 
         self._run(account_id, step)
 

@@ -17,7 +17,9 @@ from execution.accounts.symbols import SymbolError
 from execution.broker import faults as fault_injection
 from execution.broker.gateways.base import GatewayError
 from execution.broker.registry import connector_for
+from execution.orders import accept
 from execution.orders import selectors as order_selectors
+from execution.orders.models import Operation
 from execution.safety import selectors as safety_selectors
 from execution.web.forms import (
     SERVER_DATALIST_ID,
@@ -154,6 +156,8 @@ class AccountDetailView(AccountPageView):
         return {
             "safety": safety_selectors.account_safety(account),
             "operations": order_selectors.operations_of(account)[:20],
+            "can_cancel": "trade" in self.caller_permissions,
+            "cancellable": Operation.PENDING,
         }
 
     def render_detail(
@@ -223,6 +227,23 @@ class AccountReconnectView(AccountDetailView):
                 messages.success(request, f"Reconnecting {account.name}.")
                 return redirect("execution:account", slug=slug, pk=account.pk)
         return self.render_detail(request, account, reconnect_form=form, status=400)
+
+
+class OperationCancelView(AccountPageView):
+    """Cancel an operation that waits (it is never sent): needs ``trade``."""
+
+    required_permissions = {"post": "trade"}
+
+    def post(self, request, slug, pk, operation_pk):
+        account = self.get_account(pk)
+        operation = get_object_or_404(order_selectors.operations_of(account), pk=operation_pk)
+        try:
+            accept.operation_cancel(operation=operation, requested_by=str(request.user))
+        except ServiceError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Operation #{operation.pk} cancelled: it will not be sent.")
+        return redirect("execution:account", slug=slug, pk=account.pk)
 
 
 # --- symbol overrides -----------------------------------------------------------------------------

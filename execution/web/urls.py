@@ -16,4 +16,9 @@ urlpatterns: list = [
         name="override_delete",
     ),
     path("<int:pk>/faults/", pages.FaultsView.as_view(), name="account_faults"),
+    path(
+        "<int:pk>/operations/<int:operation_pk>/cancel/",
+        pages.OperationCancelView.as_view(),
+        name="operation_cancel",
+    ),
 ]

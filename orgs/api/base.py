@@ -32,6 +32,7 @@ class ServiceRefused(exceptions.ValidationError):
     STATUS_BY_CODE = {
         "idempotency_conflict": status.HTTP_409_CONFLICT,
         "not_connected": status.HTTP_409_CONFLICT,
+        "not_cancellable": status.HTTP_409_CONFLICT,
         "permission_denied": status.HTTP_403_FORBIDDEN,
         "not_configured": status.HTTP_409_CONFLICT,
     }

@@ -2,7 +2,8 @@ import dramatiq
 import pytest
 from dramatiq import Worker
 
-from execution.broker.simulator import engine
+from execution.broker.simulator import engine as simulated_engine
+from execution.engine.engine import engine
 
 
 @pytest.fixture
@@ -40,15 +41,16 @@ def run_queued(stub_broker, worker):
             if not queue.endswith(".DQ") and not queue.endswith(".XQ"):
                 stub_broker.join(queue, fail_fast=True)
         worker.join()
+        engine().join()  # the actor hands operations to the engine, which runs them on its loop
 
     return run
 
 
 @pytest.fixture(autouse=True)
 def _fresh_engine():
-    engine.cache_clear()
+    simulated_engine.cache_clear()
     yield
-    engine.cache_clear()
+    simulated_engine.cache_clear()
 
 
 @pytest.fixture(autouse=True)

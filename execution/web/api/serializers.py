@@ -145,6 +145,12 @@ class OrderPlaceSerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
     sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
     tp = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    fail_if_paused = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="If the account's safety pause (or its platform's) is on, fail at once instead of "
+        "waiting for the recovery test (the default: the order waits, up to its deadline).",
+    )
 
 
 class PositionModifySerializer(serializers.Serializer):

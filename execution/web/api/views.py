@@ -286,11 +286,22 @@ class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiz
     queryset = Operation.objects.prefetch_related("attempts")
     serializer_class = OperationSerializer
     lookup_value_converter = "int"
-    required_permissions = {"list": "view_operations", "retrieve": "view_operations"}
+    required_permissions = {"list": "view_operations", "retrieve": "view_operations", "cancel": "trade"}
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self.account = selectors.account_in(self.organization, kwargs["account_id"])
+
+    @extend_schema(
+        request=None,
+        responses={200: OperationSerializer},
+        description="Cancel an operation that waits (accepted, or waiting out a pause, a retry or speed "
+        "control): it is never sent. 409 once it is being sent or has ended.",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, slug, account_id, pk):
+        operation = accept.operation_cancel(operation=self.get_object(), requested_by=str(request.user))
+        return Response(OperationSerializer(operation).data)
 
     def safely_get_queryset(self, queryset):
         return queryset.filter(account=self.account)

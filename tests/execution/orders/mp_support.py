@@ -29,6 +29,7 @@ import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
 from execution.broker.gateways.base import OrderKind, OrderRequest, Side
@@ -185,15 +186,19 @@ class WorkerProcess:
 
 
 class Cluster:
-    """The Redis broker, the safety state and the worker processes of one test.
+    """The message broker, the safety state and the worker processes of one test.
 
-    In the test process, ``execute_operation`` is pointed at the workers' Redis broker (so that
-    accepting an operation, or a sweep, enqueues there); the safety state can be read and changed
-    with :attr:`speed` and :attr:`pause`, which share the workers' keys.
+    The broker is Redis, or RabbitMQ with ``rabbitmq_url`` (as in production: per-message
+    priorities); Redis holds the safety state and carries the engines' wake-ups either way. In the
+    test process, ``execute_operation`` is pointed at the workers' broker (so that accepting an
+    operation, or a sweep, enqueues there); the safety state can be read and changed with
+    :attr:`speed` and :attr:`pause`, which share the workers' keys.
     """
 
-    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        from execution.orders.actors import execute_operation
+    def __init__(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, rabbitmq_url: str | None = None
+    ) -> None:
+        from execution.orders.actors import MAX_BROKER_PRIORITY, execute_operation
 
         self.database_url = worker_database_url()
         base = urlparse(redis_url())  # skips (or fails under CI=true) when Redis is unreachable
@@ -206,9 +211,16 @@ class Cluster:
         self._lock_token = uuid.uuid4().hex
         self._lock_client = redis.Redis.from_url(base.geturl())
         self.client = redis.Redis.from_url(self.redis_url)
-        self.broker = RedisBroker(url=self.redis_url, middleware=[])
+        self.rabbitmq_url = rabbitmq_url
+        if rabbitmq_url:
+            self.broker = RabbitmqBroker(url=rabbitmq_url, max_priority=MAX_BROKER_PRIORITY, middleware=[])
+            self.broker.declare_queue(QUEUE)
+        else:
+            self.broker = RedisBroker(url=self.redis_url, middleware=[])
         self._acquire_lock()
         self.client.flushdb()
+        if rabbitmq_url:
+            self.broker.flush_all()
         monkeypatch.setattr(execute_operation, "broker", self.broker)
         self.backend = RedisStateBackend(self.client, prefix=self.prefix)
         config = settings.TTMT_SAFETY
@@ -236,6 +248,8 @@ class Cluster:
         finally:
             try:
                 self.client.flushdb()
+                if self.rabbitmq_url:
+                    self.broker.flush_all()
             finally:
                 if self._lock_client.get(self._lock_key) == self._lock_token.encode():
                     self._lock_client.delete(self._lock_key)
@@ -254,8 +268,10 @@ class Cluster:
         env = {
             key: value
             for key, value in os.environ.items()
-            if key not in {"TTMT_CRASH_AT", "DATABASE_URL", "REDIS_URL", "TTMT_SAFETY_PREFIX"}
+            if key not in {"TTMT_CRASH_AT", "DATABASE_URL", "REDIS_URL", "RABBITMQ_URL", "TTMT_SAFETY_PREFIX"}
         }
+        if self.rabbitmq_url:
+            env["RABBITMQ_URL"] = self.rabbitmq_url
         env.update(
             DJANGO_SETTINGS_MODULE="ttmt_site.settings",
             DATABASE_URL=self.database_url,
@@ -268,9 +284,12 @@ class Cluster:
             env["TTMT_CRASH_AT"] = crash_at
         return env
 
-    def start_rundramatiq(self, name: str, *, crash_at: str | None = None, threads: int = 1) -> WorkerProcess:
-        """``manage.py rundramatiq`` exactly as deployed, with one worker process."""
-        command = [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", str(threads)]
+    def start_rundramatiq(
+        self, name: str, *, crash_at: str | None = None, threads: int = 1, processes: int = 1
+    ) -> WorkerProcess:
+        """``manage.py rundramatiq`` exactly as deployed (one worker process unless told)."""
+        command = [sys.executable, "manage.py", "rundramatiq", "--processes", str(processes)]
+        command += ["--threads", str(threads)]
         command += ["--worker-shutdown-timeout", "5000", "--queues", QUEUE]
         return self._start(name, command, self.env(crash_at))
 
@@ -308,6 +327,8 @@ class Cluster:
 
     def unfinished_messages(self) -> int:
         """Messages enqueued, not acknowledged yet: queued, delayed, or held by a worker (dead or alive)."""
+        if self.rabbitmq_url:
+            return sum(self.broker.get_queue_message_counts(QUEUE))
         return sum(self.client.hlen(self._messages_key(q)) for q in (QUEUE, f"{QUEUE}.DQ"))
 
     def dead_lettered(self) -> int:
@@ -355,3 +376,11 @@ class Cluster:
             tuple(entry.decode().split()) for entry in self.client.lrange(self.probe_key + ":slots", 0, -1)
         }
         return sorted(((int(op_id), float(at)) for op_id, at in entries), key=lambda slot: slot[1])
+
+    def first_tickets(self) -> dict[int, float]:
+        """Operation id -> when it first took a speed-control ticket (unix time)."""
+        first: dict[int, float] = {}
+        for entry in self.client.lrange(self.probe_key + ":tickets", 0, -1):
+            op_id, at = entry.decode().split()
+            first[int(op_id)] = min(first.get(int(op_id), float("inf")), float(at))
+        return first

@@ -2,25 +2,24 @@
 exactly once: never a second order (or close) at the broker, never an operation left unfinished.
 
 Each test accepts one operation (enqueued on a real Redis broker), starts ``manage.py rundramatiq``
-with ``TTMT_CRASH_AT`` set, and waits for that worker to exit with code 70 (``os._exit``: no cleanup,
-no acknowledgement). It then lets the time pass that production would wait (the dead worker's lease,
-60 s, is moved into the past in the database) and recovers the operation by one of two routes:
+with ``TTMT_CRASH_AT`` set, and waits for that worker to exit with code 70 (``os._exit``: no cleanup).
+The execution actor hands the operation to the worker's engine and returns, so its message may be
+acknowledged before the crash or not; the test then recovers the operation by one of two routes:
 
-* ``sweeper``: the message is lost with the dead worker; the sweeper (run in the test process)
-  re-enqueues the operation by its durable state;
-* ``redelivery``: the broker hands the dead worker's unacknowledged message out again, as Dramatiq's
-  Redis broker does once the dead worker's heartbeat times out (simulated at once, see
-  ``Cluster.redeliver_unacked``).
+* ``takeover``: whatever message is left is lost too; a fresh worker's engine finds the operation by
+  its durable state once the dead worker's heartbeat has lapsed (seconds, not a lease as long as the
+  deadline), takes the account's home over and runs it;
+* ``redelivery``: the broker hands an unacknowledged message out again, as Dramatiq's Redis broker
+  does once the dead worker's heartbeat times out (simulated at once, see
+  ``Cluster.redeliver_unacked``); the fresh worker's engine takes it from there.
 
-A fresh worker process (no crash point) then consumes whatever is queued, and the test checks the
-operation's state, the attempts recorded, and the broker.
+The fresh worker runs with the operation's normal deadline: recovering it must not wait it out.
 """
 
 from datetime import timedelta
 
 import pytest
 from django.db.models import F
-from django.utils import timezone
 
 from execution.orders.accept import order_place, position_close
 from execution.orders.models import Operation
@@ -63,10 +62,15 @@ def attempts_of(operation) -> list[tuple]:
 def crash(cluster: Cluster, operation, crash_at: str) -> Operation:
     crashing = cluster.start_rundramatiq(f"crash-{crash_at}", crash_at=crash_at)
     assert crashing.wait_exit(timeout=30) == CRASH_EXIT_CODE, crashing.log()
-    # the message died with the worker, unacknowledged
-    assert len(cluster.unacked_by_gone_workers()) == 1
     operation.refresh_from_db()
     return operation
+
+
+def recover(cluster: Cluster, route: str) -> None:
+    if route == "takeover":
+        cluster.drop_unacked()  # any message left is gone for good
+    else:
+        cluster.redeliver_unacked()
 
 
 def let_time_pass(operation, duration: timedelta) -> None:
@@ -94,15 +98,13 @@ def recover_with_a_fresh_worker(cluster: Cluster, operation) -> Operation:
     return operation
 
 
-@pytest.mark.parametrize("recovery", ["sweeper", "redelivery"])
-@pytest.mark.parametrize("crash_at", ["before_send", "after_send", "before_ack"])
+@pytest.mark.parametrize("recovery", ["takeover", "redelivery"])
+@pytest.mark.parametrize("crash_at", ["before_send", "after_send", "after_done"])
 def test_a_worker_killed_at_a_crash_point_leaves_no_duplicate_order_and_no_lost_operation(
     cluster, account, crash_at, recovery
 ):
     operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
     assert cluster.unfinished_messages() == 1  # enqueued on the Redis broker after commit
-    # Recovered within its deadline here (the recovery after the deadline is its own test below).
-    Operation.objects.filter(pk=operation.pk).update(deadline=timezone.now() + timedelta(minutes=10))
 
     operation = crash(cluster, operation, crash_at)
 
@@ -121,17 +123,9 @@ def test_a_worker_killed_at_a_crash_point_leaves_no_duplicate_order_and_no_lost_
         assert attempts_of(operation) == [(1, True, False, "success")]
         assert [p.client_tag for p in positions] == [operation.client_tag]
 
-    # -- recovery -------------------------------------------------------------------------------
-    assert sweep() == []  # while the lease runs nothing takes the operation over (it may be slow)
-    let_time_pass(operation, LEASE + timedelta(seconds=1))
-    if recovery == "sweeper":
-        cluster.drop_unacked()  # the message is gone for good
-        assert sweep() == ([] if crash_at == "before_ack" else [operation.pk])
-    else:
-        cluster.redeliver_unacked()
-    expected_messages = 0 if (recovery == "sweeper" and crash_at == "before_ack") else 1
-    assert cluster.unfinished_messages() == expected_messages
-
+    # -- recovery: within the operation's own deadline ---------------------------------------------
+    assert sweep() == []  # the sweeper takes nothing over while the lease runs: the engines do
+    recover(cluster, recovery)
     operation = recover_with_a_fresh_worker(cluster, operation)
 
     # -- exactly once -----------------------------------------------------------------------------
@@ -153,27 +147,24 @@ def test_a_worker_killed_at_a_crash_point_leaves_no_duplicate_order_and_no_lost_
         assert attempts[0].message == STOPPED
         assert operation.result["found_by_client_tag"] is True
     else:
-        # the redelivered message found the operation finished and did nothing
+        # a redelivered message, or the takeover, found the operation finished and did nothing
         assert attempts_of(operation) == [(1, True, False, "success")]
         assert "found_by_client_tag" not in operation.result
     assert operation.attempt_count == len(attempts)
 
 
 @pytest.mark.parametrize("crash_at", ["before_send", "after_send"])
-def test_a_close_whose_worker_died_is_done_once_after_the_lease(cluster, account, crash_at):
-    """A close is protective: its deadline (1 h) outlasts the lease, so after a crash it is finished
-    for real: closed once, and never "closed" a second time (which the broker would refuse)."""
+def test_a_close_whose_worker_died_is_done_once_by_the_worker_taking_over(cluster, account, crash_at):
+    """A close is protective: after a crash it is finished for real by the next worker: closed once,
+    and never "closed" a second time (which the broker would refuse)."""
     (position_id,) = open_positions(account, 1)
     operation = position_close(account=account, position_id=position_id)
-
     operation = crash(cluster, operation, crash_at)
     closed_by_the_crashed_run = crash_at == "after_send"
     assert [p.id for p in broker_positions(account)] == ([] if closed_by_the_crashed_run else [position_id])
     assert attempts_of(operation) == [(1, False, False, "")]
 
-    let_time_pass(operation, LEASE + timedelta(seconds=1))
-    cluster.drop_unacked()
-    assert sweep() == [operation.pk]
+    recover(cluster, "takeover")
     operation = recover_with_a_fresh_worker(cluster, operation)
 
     assert operation.state == Operation.DONE, operation.reason
@@ -190,13 +181,9 @@ def test_a_close_whose_worker_died_is_done_once_after_the_lease(cluster, account
 def test_an_order_sent_before_its_worker_died_is_done_though_recovered_after_its_deadline(cluster, account):
     operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
     operation = crash(cluster, operation, "after_send")
-    assert operation.deadline <= operation.lease_until  # orders: 60 s from acceptance, lease: 60 s from claim
-
     let_time_pass(operation, LEASE + timedelta(seconds=1))  # the lease expires, and so does the deadline
-    cluster.drop_unacked()
-    assert sweep() == [operation.pk]
+    recover(cluster, "takeover")
     operation = recover_with_a_fresh_worker(cluster, operation)
-
     match = broker_find_by_client_tag(account, operation.client_tag)
     assert len(match.positions) == 1  # no duplicate either way
     assert operation.state == Operation.DONE, operation.reason  # looked up before failing on the deadline

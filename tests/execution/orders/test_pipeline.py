@@ -10,7 +10,7 @@ from execution.accounts.models import RiskSettings
 from execution.broker.faults import simulated_faults_set
 from execution.broker.gateways.base import OrderKind, OrderRequest, Side
 from execution.broker.registry import gateway_for
-from execution.orders import pipeline
+from execution.engine.engine import engine
 from execution.orders.accept import order_place, position_close, position_modify, submit
 from execution.orders.actors import enqueue
 from execution.orders.models import Operation, OperationAttempt
@@ -127,12 +127,25 @@ def test_a_permanent_error_fails_at_once_and_two_in_a_row_pause_the_account(acco
     assert (event.from_state, event.to_state) == ("trading", "paused")
     assert "2 consecutive permanent failures" in event.cause
 
+    # a new order waits out the pause (not sent meanwhile); one that asks to fail fast fails at once
     third = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
-    run_queued()
-    third.refresh_from_db()
-    assert third.state == "failed"
-    assert "safety pause is paused" in third.reason
-    assert third.attempts.count() == 0  # never sent
+    third = wait_for_state(third, "waiting", "safety pause")
+    assert "safety pause is paused" in third.reason and "Waiting for it to recover" in third.reason
+    assert third.not_before is not None
+    fast = order_place(account=account, symbol="BTCUSD", side="buy", type="market", fail_if_paused=True)
+    fast = wait_for_state(fast, "failed")
+    assert "safety pause is paused" in fast.reason and "fail fast" in fast.reason
+    assert third.attempts.count() == 0 and fast.attempts.count() == 0  # never sent
+
+
+def wait_for_state(operation, state, reason_part="", timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        operation.refresh_from_db()
+        if operation.state == state and reason_part in operation.reason:
+            return operation
+        time.sleep(0.02)
+    raise AssertionError(f"operation {operation.pk} is {operation.state} ({operation.reason}), not {state}")
 
 
 def test_a_close_waits_for_a_paused_account_instead_of_being_dropped(account, run_queued):
@@ -146,14 +159,9 @@ def test_a_close_waits_for_a_paused_account_instead_of_being_dropped(account, ru
     assert str(safety().pause.status(str(account.pk)).state) == "paused"
 
     close = position_close(account=account, position_id=position.id)
-    # the worker sets it waiting and re-enqueues it for when the pause tests again (30 s later)
-    for _ in range(100):
-        close.refresh_from_db()
-        if close.state == "waiting":
-            break
-        time.sleep(0.05)
-    assert close.state == "waiting"
-    assert "Protective operation: waiting" in close.reason
+    # the engine sets it waiting, for when the pause tests again (30 s later)
+    close = wait_for_state(close, "waiting", "safety pause")
+    assert "Waiting for it to recover" in close.reason
     assert close.not_before is not None
     assert operation.pk != close.pk
 
@@ -189,7 +197,7 @@ def test_a_worker_that_died_after_sending_causes_no_duplicate(account, run_queue
 
     async_to_sync(send)()
     Operation.objects.filter(pk=operation.pk).update(lease_until="2000-01-01T00:00:00Z")
-    pipeline.run_operation(operation.pk)
+    engine().run_now(operation.pk)
 
     operation.refresh_from_db()
     assert operation.state == "done"
@@ -201,7 +209,7 @@ def test_a_worker_that_died_after_sending_causes_no_duplicate(account, run_queue
 def test_a_redelivered_message_for_a_finished_operation_does_nothing(account, run_queued):
     operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
     run_queued()
-    pipeline.run_operation(operation.pk)
+    engine().run_now(operation.pk)
     enqueue(operation.pk)
     run_queued()
     assert Operation.objects.get().attempts.count() == 1
@@ -244,11 +252,8 @@ def test_three_failures_on_a_platform_pause_all_its_accounts_but_not_other_platf
 
     later = order_place(account=elsewhere, symbol="BTCUSD", side="buy", type="market")
     blocked = order_place(account=second, symbol="BTCUSD", side="buy", type="market")
-    run_queued()
-    later.refresh_from_db()
-    blocked.refresh_from_db()
-    assert later.state == "done", later.reason
-    assert blocked.state == "failed" and "broker health monitor" in blocked.reason
+    later = wait_for_state(later, "done")
+    blocked = wait_for_state(blocked, "waiting", "broker health monitor")  # waits out the platform's pause
     assert blocked.attempts.count() == 0
 
 

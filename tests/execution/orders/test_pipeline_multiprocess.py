@@ -25,6 +25,7 @@ from datetime import datetime
 import pytest
 
 from execution.broker.faults import simulated_faults_set
+from execution.engine.models import EngineWorker
 from execution.orders.accept import order_place, position_close
 from execution.orders.models import Operation, OperationAttempt
 from execution.safety.pause import PauseState
@@ -81,8 +82,8 @@ def max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
 def test_a_burst_across_worker_processes_keeps_at_most_5_in_flight_and_200_ms_between_starts(
     cluster, account
 ):
-    # Each call takes 1.5 s: without the limit, starts 200 ms apart would have 8 in flight at once,
-    # and the 2 x 4 worker threads could run 8.
+    # Each call takes 1.5 s: without the limit, starts 200 ms apart would have 8 in flight at once
+    # (and the engine, whose waits hold no thread, could run all 12).
     simulated_faults_set(account=account, latency_seconds=1.5, applies_to="trading")
     start_workers(cluster, threads=4)
 
@@ -103,14 +104,15 @@ def test_a_burst_across_worker_processes_keeps_at_most_5_in_flight_and_200_ms_be
     assert sorted(op_id for op_id, _ in slots) == sorted(op.pk for op in operations)  # one slot each
     slot_gaps = [b - a for (_, a), (_, b) in zip(slots, slots[1:])]
     assert min(slot_gaps) >= MIN_GAP - SLOT_GAP_EPSILON, slot_gaps
-    # the promise held across processes, not inside one
-    assert len({pid for pid, _, _ in cluster.handled()}) == 2, cluster.handled()
+    # one home: whichever process received an operation's message, the account's home ran it
+    assert len({op.held_by for op in operations}) == 1, [op.held_by for op in operations]
+    assert EngineWorker.objects.filter(pk=operations[0].held_by).exists()
+    assert EngineWorker.objects.count() == 2  # both processes were serving
 
 
 def test_with_the_account_saturated_waiting_closes_start_before_waiting_orders(cluster, account):
     """What speed control guarantees: among operations already waiting for a slot (holding a ticket),
-    high priority (closes) starts first, before normal (new orders) that waited longer. (It cannot
-    reorder messages still in the Redis queue, which is first in, first out.)"""
+    high priority (closes) starts first, before normal (new orders) that waited longer."""
     positions = open_positions(account, 3)
     start_workers(cluster, threads=4)
     account_key = str(account.pk)
@@ -159,10 +161,9 @@ def test_with_the_account_saturated_waiting_closes_start_before_waiting_orders(c
 
 def test_while_the_pause_tests_only_one_operation_across_processes_is_the_test(cluster, account):
     """Tripped by injected permanent errors, then past its cooldown, the account's pause is testing:
-    one operation at a time, whichever process runs it, is sent as the test; the others are refused
-    (closes are protective: they wait and come back rather than fail) until 2 test successes resume
-    trading. Each worker process has one thread, so while one process runs the test, any operation
-    refused meanwhile was refused in the other process."""
+    one operation at a time is sent as the test; the others wait (in order, keeping their place)
+    until 2 test successes resume trading. The pause's state is shared by the processes; the
+    account's operations all run in its home, whichever process received their messages."""
     positions = open_positions(account, 4)
     start_workers(cluster, threads=1)
     account_key = str(account.pk)
@@ -198,12 +199,6 @@ def test_while_the_pause_tests_only_one_operation_across_processes_is_the_test(c
     assert max_overlap([(a.started_at, a.finished_at) for a in tests]) == 1
     assert tests[0].started_at.timestamp() >= testing_since
 
-    # While the first test was in flight in one process, the other process was refused a test.
-    handled = cluster.handled()
-    test_start, test_end = tests[0].started_at.timestamp(), tests[0].finished_at.timestamp()
-    (test_pid,) = {pid for pid, op_id, at in handled if op_id == tests[0].operation_id and at >= test_end}
-    refused_elsewhere = [
-        (pid, op_id) for pid, op_id, at in handled if test_start < at < test_end and pid != test_pid
-    ]
-    assert refused_elsewhere, handled
-    assert all(op_id != tests[0].operation_id for _, op_id in refused_elsewhere)
+    # While the first test was in flight, the other closes waited: none was sent before it ended.
+    assert all(a.started_at >= tests[0].finished_at for a in attempts[1:])
+    assert len({op.held_by for op in finished}) == 1  # the account's home ran them all

@@ -505,3 +505,36 @@ def test_another_organizations_member_gets_404_everywhere(client, organization, 
     assert account.name == "Demo one"
     assert SymbolOverride.objects.filter(pk=override.pk).exists()
     assert fault_injection.simulated_faults(account=account).latency_seconds == 0
+
+
+def test_a_waiting_operation_is_cancelled_from_the_account_page(client, admin_user, organization, account):
+    from execution.orders.accept import order_place
+    from execution.orders.models import Operation
+
+    waiting = order_place(account=account, symbol="BTCUSD", side="buy", type="market")  # no worker: it waits
+    done = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    Operation.objects.filter(pk=done.pk).update(state=Operation.DONE)
+    client.force_login(admin_user)
+    page = _html(client.get(_url("account", organization, account.pk)))
+    assert f'data-testid="cancel-operation-{waiting.pk}"' in page
+    assert f'data-testid="cancel-operation-{done.pk}"' not in page  # ended: nothing to cancel
+
+    viewer = add_member(organization, role=perms.VIEWER).user
+    client.force_login(viewer)
+    url = _url("operation_cancel", organization, account.pk, waiting.pk)
+    assert client.post(url).status_code == 403  # cancelling is trading
+    stranger = UserFactory()
+    other = organization_with_admin(stranger, name="Elsewhere")
+    client.force_login(stranger)
+    assert client.post(_url("operation_cancel", other, account.pk, waiting.pk)).status_code == 404
+    waiting.refresh_from_db()
+    assert waiting.state == "accepted"
+
+    client.force_login(admin_user)
+    response = client.post(url, follow=True)
+
+    waiting.refresh_from_db()
+    assert waiting.state == "cancelled" and waiting.finished_at is not None
+    assert "will not be sent" in _html(response)
+    refused = client.post(_url("operation_cancel", organization, account.pk, done.pk), follow=True)
+    assert "only an operation that waits can be cancelled" in _html(refused)
