@@ -257,7 +257,7 @@ async def test_a_synchronous_sdk_failure_is_translated_too(make_metaapi):
     await gateway._rpc.close()  # closed underneath the gateway
     with pytest.raises(GatewayError) as caught:
         await gateway.positions()
-    assert caught.value.source == "transport"
+    assert (caught.value.source, caught.value.string_code) == ("transport", "not_connected")
     await gateway.disconnect()
 
 
