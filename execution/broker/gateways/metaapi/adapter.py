@@ -263,7 +263,16 @@ class MetaApiGateway(BrokerGateway):
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _error(self, exc: BaseException) -> GatewayError:
-        return translate_exception(exc, platform=self._platform, now=self._clock())
+        error = translate_exception(exc, platform=self._platform, now=self._clock())
+        if self._token in error.message:  # never carry the token on (the SDK puts it in socket URLs)
+            error = GatewayError(
+                error.message.replace(self._token, "***"),
+                source=error.source,
+                code=error.code,
+                string_code=error.string_code,
+                retry_after=error.retry_after,
+            )
+        return error
 
     def _require_rpc(self) -> Any:
         if not self._connected or self._rpc is None:

@@ -1,5 +1,6 @@
 """The setup path: create, deploy, connect, narrow a token; the master token stays inside it."""
 
+import asyncio
 import dataclasses
 import importlib.metadata
 import inspect
@@ -279,3 +280,14 @@ async def test_a_token_without_what_trading_needs_cannot_trade(cloud, clock, app
         await call()
     await gateway.disconnect()
     assert await record.sim.positions() == []
+
+
+async def test_the_setup_leaves_no_task_of_the_sdk_behind(provision, cloud, clock):
+    """The setup runs in a short-lived loop (async_to_sync): the SDK's scheduled close must run in it, and
+    the jobs MetaApi starts must be stopped there."""
+    before = {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+    result = await provision()
+    await refresh_token(MASTER_TOKEN, result.account_id, 24, api_factory=cloud.factory, clock=clock)
+    left = {task for task in asyncio.all_tasks() if task is not asyncio.current_task()} - before
+    assert left == set()
+    assert all(api._websocket_client.closed for api in cloud.apis)

@@ -22,6 +22,7 @@ from execution.broker.gateways.base import (
 )
 from execution.broker.gateways.metaapi import MetaApiGateway
 from execution.broker.gateways.metaapi.sdk import RecentHistoryStorage, TradeException
+from execution.broker.gateways.metaapi.tasks import TaskScope
 from execution.safety.errors import Category, classify_gateway_error
 
 LOTS = Decimal("0.01")
@@ -290,14 +291,17 @@ async def test_the_stand_in_uses_the_sdks_file_storage_when_given_none(cloud, tm
     SDK's real MemoryHistoryStorage, as the SDK does)."""
     monkeypatch.chdir(tmp_path)
     record = await cloud.add_account()
-    api = cloud.factory(cloud.issue_token(record.id), {})
-    account = await api.metatrader_account_api.get_account(record.id)
-    streaming = account.get_streaming_connection()
-    await streaming.connect()
+    scope = TaskScope("test")
+    with scope.active():
+        api = cloud.factory(cloud.issue_token(record.id), {})
+        account = await api.metatrader_account_api.get_account(record.id)
+        streaming = account.get_streaming_connection()
+        await streaming.connect()
+        await streaming.wait_synchronized()
     assert (tmp_path / ".metaapi").is_dir()
-    await streaming.close()
-    api.close()
-    await asyncio.sleep(0)
+    scope.start(streaming.close(), closing=True)
+    scope.collect(api.close)
+    await scope.close(grace=1.0)
 
 
 # -- teardown: nothing of the session stays on the loop --------------------------------------------
@@ -410,3 +414,16 @@ async def test_a_disconnect_while_streaming_opens_fails_the_waiting_subscription
     with pytest.raises(GatewayError) as caught:
         await subscribing  # a GatewayError, not a CancelledError its caller would take for its own
     assert caught.value.string_code == "not_connected"
+
+
+async def test_an_error_never_carries_the_token(make_metaapi):
+    gateway, record = await make_metaapi()
+    await gateway.connect()
+    record.fail_next(
+        "get_positions", ConnectionError(f"wss://host/ws?auth-token={gateway._token}&protocol=3")
+    )
+    with pytest.raises(GatewayError) as caught:
+        await gateway.positions()
+    assert gateway._token not in caught.value.message and "auth-token=***" in caught.value.message
+    assert gateway._token not in repr(caught.value) and gateway._token not in str(caught.value)
+    await gateway.disconnect()
