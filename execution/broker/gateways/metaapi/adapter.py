@@ -294,8 +294,6 @@ class MetaApiGateway(BrokerGateway):
         state = sdk.rpc_link_up(rpc)
         if state:
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.ready_timeout
         if state is None:  # the connection object does not tell: ask the SDK itself, bounded
             try:
                 async with asyncio.timeout(self.ready_timeout):
@@ -304,6 +302,8 @@ class MetaApiGateway(BrokerGateway):
             except Exception as exc:  # its timeout, or ours
                 logger.debug("MetaApi wait_synchronized before %s failed: %s", name, type(exc).__name__)
         else:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.ready_timeout
             while loop.time() < deadline:
                 await asyncio.sleep(READY_POLL)
                 if sdk.rpc_link_up(rpc):

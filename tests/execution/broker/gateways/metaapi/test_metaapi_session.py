@@ -427,3 +427,40 @@ async def test_an_error_never_carries_the_token(make_metaapi):
     assert gateway._token not in caught.value.message and "auth-token=***" in caught.value.message
     assert gateway._token not in repr(caught.value) and gateway._token not in str(caught.value)
     await gateway.disconnect()
+
+
+class _StatelessRpc:
+    """An RPC connection object that does not expose the SDK's state: the gateway asks wait_synchronized."""
+
+    def __init__(self, inner, synchronized: bool) -> None:
+        self._inner = inner
+        self._synchronized = synchronized
+        self.waited: list[float] = []
+
+    async def wait_synchronized(self, timeout_in_seconds: float = 300):
+        self.waited.append(timeout_in_seconds)
+        if not self._synchronized:
+            await asyncio.sleep(timeout_in_seconds + 5)  # longer than asked: the gateway bounds it
+
+    def __getattr__(self, name):
+        if name == "_meta_api_connection":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+@pytest.mark.parametrize("synchronized", [True, False])
+async def test_without_the_sdks_state_the_gateway_asks_wait_synchronized_bounded(make_metaapi, synchronized):
+    gateway, record = await make_metaapi(gateway_options=FAST)
+    await gateway.connect()
+    stateless = _StatelessRpc(gateway._rpc, synchronized)
+    gateway._rpc = stateless
+    if synchronized:
+        assert (await gateway.account_information()).balance == Decimal(10000)
+    else:
+        started = time.monotonic()
+        with pytest.raises(GatewayError) as caught:
+            await gateway.place_order(market())
+        assert caught.value.string_code == "not_connected" and time.monotonic() - started < 2
+        assert record.calls == []
+    assert stateless.waited == [FAST["ready_timeout"]]
+    await gateway.disconnect()
