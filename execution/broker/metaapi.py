@@ -99,6 +99,9 @@ class MetaApiConnector(Connector):
     name = "MetaApi"
 
     def gateway(self, account: TradingAccount) -> MetaApiGateway:
+        """A session of its own (one SDK object, one RPC connection once connected). It opens a streaming
+        connection only when its events() or subscribe_prices() are used: by the live streamer (through
+        the default StreamDriver), never by trading."""
         return MetaApiGateway(
             token=account.credential.token,  # narrowed to this account; never the master token
             account_id=account.broker_account_id,

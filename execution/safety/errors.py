@@ -181,6 +181,7 @@ _TRANSPORT: tuple[tuple[str, Category, str], ...] = (
     ("connection_lost", _C, "connection to the broker terminal lost"),
     ("not_connected", _C, "terminal not connected to the broker"),
     ("not_synchronized", _C, "terminal not synchronized yet"),
+    ("network_error", _C, "network failure reaching the broker API (no HTTP answer)"),
     ("http_429", _RL, "HTTP 429 too many requests"),
     ("http_5xx", _T, "HTTP 5xx server error"),
     ("unauthorized", _P, "credentials rejected (HTTP 401)"),

@@ -66,6 +66,7 @@ MT4 = [
 ]  # fmt: skip
 TRANSPORT = [
     ("timeout", T), ("connection_lost", C), ("not_connected", C), ("not_synchronized", C),
+    ("network_error", C),
     ("http_429", RL), ("http_5xx", T), ("unauthorized", P), ("validation", P), ("not_found", P),
 ]  # fmt: skip
 METAAPI = [

@@ -4,8 +4,23 @@ It is built from the account's own narrowed token and the MetaApi account id, ne
 token (there is no parameter for it, and a token whose access rules are not restricted to resources is
 refused unless ``allow_unrestricted_token`` says otherwise, for the smoke test).
 
-* Queries and trades go through the SDK's RPC connection; events come from its streaming connection
-  (see :mod:`execution.broker.gateways.metaapi.events`).
+A session (``connect()`` ... ``disconnect()``) is one SDK ``MetaApi`` object (the SDK's objects are per
+token, and each account has its own token: one per account session and process), and one RPC
+connection, kept for every query and trade until ``disconnect()``. No streaming connection is opened
+and no history is downloaded unless something consumes streaming: ``events()``, ``subscribe_prices()``
+or :meth:`MetaApiGateway.open_streaming` open it (once per session), with a history storage that keeps
+nothing on disk and a history start at the streaming connection itself. While it is opening, calls wait
+for it, so that what follows ``events()`` is seen by the stream.
+
+* Before every RPC call the SDK's own state must show a MetaApi server instance connected for the account
+  (``sdk.rpc_link_up``; the SDK would otherwise wait without limit); it is given ``ready_timeout`` seconds,
+  then the call fails with transport 'not_connected' (CONNECTION) saying that nothing was sent.
+* The SDK is told not to retry or sleep inside a call (``sdk.EXECUTION_RETRY_OPTS``): a 429 leaves at once
+  as 'http_429' (RATE_LIMITED) with the broker's retry time.
+* Everything the SDK starts on the loop during the session is owned by a
+  :class:`~execution.broker.gateways.metaapi.tasks.TaskScope`; ``disconnect()`` (and a failed or cancelled
+  ``connect()``) lets the SDK's closes run for at most ``close_timeout`` seconds, then cancels and awaits
+  the rest: nothing of the session stays pending on the loop.
 * Every failure leaves as :class:`GatewayError` (see :mod:`execution.broker.gateways.metaapi.errors`).
 * Client tags are MetaApi ``clientId`` trade options (at most 26 characters), found again by ``clientId``
   in open orders, open positions and history deals (closing deals inherit the tag of the deal that opened
@@ -56,6 +71,7 @@ from execution.broker.gateways.base import (
 from execution.broker.gateways.metaapi import convert, sdk
 from execution.broker.gateways.metaapi.errors import platform_code, translate_exception
 from execution.broker.gateways.metaapi.events import EventHub, EventStream, MetaApiEventListener
+from execution.broker.gateways.metaapi.tasks import TaskScope
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +82,10 @@ MAX_DEAL_PAGES = 100
 OFFSET_REFRESH = timedelta(hours=1)
 #: ``until=None`` asks MetaApi for deals up to now plus this (broker clocks run ahead of ours).
 HISTORY_END_SLACK = timedelta(days=1)
+#: How often the SDK's RPC state is looked at while ``ready_timeout`` runs.
+READY_POLL = 0.05
+#: What a cancelled ``connect()`` gives the SDK's closes before cancelling them.
+CANCEL_GRACE = 0.5
 
 _ORDER_METHODS = {
     (OrderKind.MARKET, Side.BUY): "create_market_buy_order",
@@ -75,6 +95,17 @@ _ORDER_METHODS = {
     (OrderKind.STOP, Side.BUY): "create_stop_buy_order",
     (OrderKind.STOP, Side.SELL): "create_stop_sell_order",
 }
+#: The RPC methods that send a trade request (the others only read).
+TRADE_METHODS = frozenset(
+    {
+        *_ORDER_METHODS.values(),
+        "modify_position",
+        "modify_order",
+        "cancel_order",
+        "close_position",
+        "close_position_partially",
+    }
+)
 
 
 def utc_now() -> datetime:
@@ -128,16 +159,25 @@ def _vwap(items: list[HistoryDeal]) -> tuple[Decimal, Decimal]:
     return sum((d.price * d.volume for d in items), Decimal(0)) / volume, volume
 
 
+def _cancelled_from_outside() -> bool:
+    """Whether the current task is being cancelled (and not merely handed a cancelled SDK future)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
+
+
 class MetaApiGateway(BrokerGateway):
     """One MetaApi account.
 
     ``token``: the account's narrowed token (per-account JWT or account token). ``account_id``: the
     MetaApi account id. ``platform``: expected 'mt4'/'mt5' (the account's own version wins once connected).
     ``api_factory``: builds the SDK ``MetaApi`` object (tests pass stand-ins). ``domain`` / ``region`` /
-    ``sdk_extra``: MetaApi options. ``connect_timeout``: bound of ``connect()``; ``request_timeout``:
-    bound of each call. ``history_window``: ``find_by_client_tag``'s default look-back. ``open_grace``:
-    how long a new position waits for its deal before PositionOpened is published alone.
-    ``clock``: aware UTC now.
+    ``sdk_extra``: MetaApi options (``sdk_extra`` wins, ``retryOpts`` included). ``connect_timeout``: bound
+    of ``connect()`` and of opening streaming; ``request_timeout``: bound of each call; ``ready_timeout``:
+    how long a call waits for the SDK to have a server connected for the account before failing as
+    'not_connected' (nothing sent); ``close_timeout``: how long teardown lets the SDK's closes run.
+    ``history_window``: ``find_by_client_tag``'s default look-back. ``streaming``: whether events may be
+    streamed at all (opened lazily). ``open_grace``: how long a new position waits for its deal before
+    PositionOpened is published alone. ``clock``: aware UTC now.
     """
 
     def __init__(
@@ -152,6 +192,8 @@ class MetaApiGateway(BrokerGateway):
         sdk_extra: Mapping[str, Any] | None = None,
         connect_timeout: float = 120.0,
         request_timeout: float = 60.0,
+        ready_timeout: float = 2.0,
+        close_timeout: float = 5.0,
         history_window: timedelta = timedelta(days=1),
         open_grace: float = 1.0,
         streaming: bool = True,
@@ -174,11 +216,17 @@ class MetaApiGateway(BrokerGateway):
         self._expected_platform: Platform | None = platform
         self._platform: Platform = platform or "mt5"
         self._options = sdk.sdk_options(
-            domain=domain, region=region, request_timeout=request_timeout, extra=sdk_extra
+            domain=domain,
+            region=region,
+            request_timeout=request_timeout,
+            retry_opts=sdk.EXECUTION_RETRY_OPTS,
+            extra=sdk_extra,
         )
         self._api_factory = api_factory or sdk.default_api_factory
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
+        self.ready_timeout = ready_timeout
+        self.close_timeout = close_timeout
         self.history_window = history_window
         self.open_grace = open_grace
         self.streaming_enabled = streaming
@@ -186,10 +234,12 @@ class MetaApiGateway(BrokerGateway):
         self._hub = EventHub(max_queue)
         self._lock = asyncio.Lock()
         self._connected = False
+        self._scope: TaskScope | None = None
         self._api: Any = None
         self._account: Any = None
         self._rpc: Any = None
         self._streaming: Any = None
+        self._streaming_task: asyncio.Task | None = None
         self._listener: MetaApiEventListener | None = None
         self._offset: tuple[int, datetime] | None = None
 
@@ -204,26 +254,89 @@ class MetaApiGateway(BrokerGateway):
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def streaming_open(self) -> bool:
+        """Whether this session has a synchronized streaming connection."""
+        task = self._streaming_task
+        return task is not None and task.done() and not task.cancelled() and task.exception() is None
+
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _error(self, exc: BaseException) -> GatewayError:
-        return translate_exception(exc, platform=self._platform, now=self._clock())
+        error = translate_exception(exc, platform=self._platform, now=self._clock())
+        if self._token in error.message:  # never carry the token on (the SDK puts it in socket URLs)
+            error = GatewayError(
+                error.message.replace(self._token, "***"),
+                source=error.source,
+                code=error.code,
+                string_code=error.string_code,
+                retry_after=error.retry_after,
+            )
+        return error
 
     def _require_rpc(self) -> Any:
         if not self._connected or self._rpc is None:
             raise _not_connected()
         return self._rpc
 
+    def _in_scope(self):
+        return self._scope.active() if self._scope is not None else contextlib.nullcontext()
+
+    async def _streaming_settled(self) -> None:
+        """A streaming connection being opened is waited for (what follows ``events()`` is streamed)."""
+        task = self._streaming_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            await asyncio.wait({task})  # neither cancels it nor raises its error
+
+    async def _ensure_link(self, rpc: Any, name: str) -> None:
+        """The SDK must have a MetaApi server connected for the account (or the call would wait without
+        limit inside it): given ``ready_timeout`` seconds, else 'not_connected', nothing sent."""
+        state = sdk.rpc_link_up(rpc)
+        if state:
+            return
+        if state is None:  # the connection object does not tell: ask the SDK itself, bounded
+            try:
+                async with asyncio.timeout(self.ready_timeout):
+                    await rpc.wait_synchronized(timeout_in_seconds=self.ready_timeout)
+                return
+            except Exception as exc:  # its timeout, or ours
+                logger.debug("MetaApi wait_synchronized before %s failed: %s", name, type(exc).__name__)
+        else:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.ready_timeout
+            while loop.time() < deadline:
+                await asyncio.sleep(READY_POLL)
+                if sdk.rpc_link_up(rpc):
+                    return
+        what = "trade request" if name in TRADE_METHODS else "request"
+        raise _not_connected(
+            f"MetaApi has no server connected for account {self.account_id} (its RPC connection is not "
+            f"synchronized after {self.ready_timeout:g} s): the {what} {name} was not sent"
+        )
+
     async def _call(self, name: str, *args: Any) -> Any:
         """One RPC call, bounded by ``request_timeout``; any failure leaves as GatewayError."""
+        self._require_rpc()
+        await self._streaming_settled()
         rpc = self._require_rpc()
-        try:
-            async with asyncio.timeout(self.request_timeout):
-                return await getattr(rpc, name)(*args)
-        except GatewayError:
-            raise
-        except Exception as exc:
-            raise self._error(exc) from exc
+        with self._in_scope():
+            await self._ensure_link(rpc, name)
+            try:
+                async with asyncio.timeout(self.request_timeout):
+                    return await getattr(rpc, name)(*args)
+            except GatewayError:
+                raise
+            except asyncio.CancelledError:
+                if _cancelled_from_outside():
+                    raise
+                # a cancelled future of the SDK (not a cancellation of this call): the link is gone
+                raise GatewayError(
+                    f"MetaApi {name} was abandoned by the SDK (its wait was cancelled)",
+                    source="transport",
+                    string_code="connection_lost" if name in TRADE_METHODS else "not_connected",
+                ) from None
+            except Exception as exc:
+                raise self._error(exc) from exc
 
     def _convert(self, function: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -243,14 +356,16 @@ class MetaApiGateway(BrokerGateway):
         async with self._lock:
             if self._connected:
                 return
+            self._scope = TaskScope(f"account {self.account_id}")
             try:
-                async with asyncio.timeout(self.connect_timeout):
-                    await self._open()
+                with self._scope.active():
+                    async with asyncio.timeout(self.connect_timeout):
+                        await self._open()
             except asyncio.CancelledError:
-                await self._teardown()
+                await self._teardown(grace=min(self.close_timeout, CANCEL_GRACE))
                 raise
             except Exception as exc:
-                await self._teardown()
+                await self._teardown(grace=self.close_timeout)
                 raise self._error(exc) from exc
             self._connected = True
 
@@ -266,15 +381,6 @@ class MetaApiGateway(BrokerGateway):
         self._rpc = self._account.get_rpc_connection()
         await self._rpc.connect()
         await self._rpc.wait_synchronized(timeout_in_seconds=self.connect_timeout)
-        if self.streaming_enabled:
-            self._listener = MetaApiEventListener(
-                self._hub.publish, clock=self._clock, since=self._clock(), open_grace=self.open_grace
-            )
-            self._streaming = self._account.get_streaming_connection()
-            self._streaming.add_synchronization_listener(self._listener)
-            await self._streaming.connect()
-            await self._streaming.wait_synchronized({"timeoutInSeconds": self.connect_timeout})
-            self._listener.seed_positions(await self._rpc.get_positions())
         self._platform = await self._detect_platform()
 
     async def _detect_platform(self) -> Platform:
@@ -296,24 +402,36 @@ class MetaApiGateway(BrokerGateway):
             )
         return platform
 
-    async def _teardown(self) -> None:
-        listener, streaming, rpc, api = self._listener, self._streaming, self._rpc, self._api
-        self._listener = self._streaming = self._rpc = self._api = self._account = None
-        self._offset = None
+    async def _close_streaming(self) -> None:
+        """Stop listening and start the streaming connection's close (a closer of the scope)."""
+        listener, streaming = self._listener, self._streaming
+        self._listener = self._streaming = None
         if listener is not None:
             listener.close()
-        for connection in (streaming, rpc):
-            if connection is None:
-                continue
-            try:
-                if connection is streaming and listener is not None:
-                    connection.remove_synchronization_listener(listener)
-                async with asyncio.timeout(self.request_timeout):
-                    await connection.close()
-            except Exception as exc:  # closing is best effort
-                logger.debug("closing a MetaApi connection failed: %s", type(exc).__name__)
+        if streaming is None or self._scope is None:
+            return
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                streaming.remove_synchronization_listener(listener)
+        self._scope.start(streaming.close(), name=f"metaapi-close-streaming-{self.account_id}", closing=True)
+
+    async def _teardown(self, *, grace: float) -> None:
+        """Close what the session opened, then stop every task the SDK started for it."""
+        scope, rpc, api, task = self._scope, self._rpc, self._api, self._streaming_task
+        self._rpc = self._api = self._account = self._streaming_task = None
+        self._offset = None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task}, timeout=grace)
+        await self._close_streaming()
+        if scope is None:
+            return
+        if rpc is not None:
+            scope.start(rpc.close(), name=f"metaapi-close-rpc-{self.account_id}", closing=True)
         if api is not None:
-            sdk.close_api(api)
+            scope.collect(sdk.close_api, api)
+        await scope.close(grace=grace)
+        self._scope = None
 
     async def disconnect(self) -> None:
         async with self._lock:
@@ -322,7 +440,59 @@ class MetaApiGateway(BrokerGateway):
             self._connected = False
             self._hub.publish(ConnectionDown(time=self._clock(), reason="client"))
             self._hub.finish_all()
-            await self._teardown()
+            await self._teardown(grace=self.close_timeout)
+
+    # -- streaming (opened lazily) ----------------------------------------------------------------
+
+    def _start_streaming(self) -> asyncio.Task | None:
+        if not (self._connected and self.streaming_enabled and self._scope is not None):
+            return None
+        if self._streaming_task is None:
+            self._streaming_task = self._scope.start(
+                self._open_streaming(), name=f"metaapi-streaming-{self.account_id}"
+            )
+        return self._streaming_task
+
+    async def _open_streaming(self) -> None:
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                listener = MetaApiEventListener(
+                    self._hub.publish, clock=self._clock, since=self._clock(), open_grace=self.open_grace
+                )
+                self._listener = listener
+                self._streaming = self._account.get_streaming_connection(
+                    sdk.RecentHistoryStorage(), listener.history_start
+                )
+                self._streaming.add_synchronization_listener(listener)
+                await self._streaming.connect()
+                await self._streaming.wait_synchronized({"timeoutInSeconds": self.connect_timeout})
+            listener.seed_positions(await self._call("get_positions"))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = self._error(exc)
+            logger.info("MetaApi streaming of account %s could not open: %s", self.account_id, error)
+            await self._close_streaming()  # its close runs on as a closer of the scope
+            self._streaming_task = None  # the next events() / subscribe_prices() tries again
+            self._hub.publish(ConnectionDown(time=self._clock(), reason=f"streaming failed: {error.message}"))
+            self._hub.finish_all()
+            raise error from exc
+
+    async def open_streaming(self) -> None:
+        """Open the streaming connection now (``events()`` and ``subscribe_prices()`` open it lazily) and
+        return once it is synchronized. Raises GatewayError."""
+        self._require_rpc()
+        if not self.streaming_enabled:
+            raise _not_connected("streaming is disabled for this gateway")
+        task = self._start_streaming()
+        if task is None:
+            raise _not_connected()
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if _cancelled_from_outside():
+                raise
+            raise _not_connected("the session was closed while its streaming connection opened") from None
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -524,18 +694,24 @@ class MetaApiGateway(BrokerGateway):
     # -- streaming --------------------------------------------------------------------------------
 
     async def subscribe_prices(self, symbols: Sequence[str]) -> None:
-        self._require_rpc()
-        if self._streaming is None:
-            raise _not_connected("streaming is disabled for this gateway")
+        await self.open_streaming()
         for symbol in symbols:
+            streaming = self._streaming
+            if streaming is None:
+                raise _not_connected("the streaming connection is gone")
             try:
-                async with asyncio.timeout(self.request_timeout):
-                    await self._streaming.subscribe_to_market_data(symbol, [{"type": "quotes"}], None, False)
+                with self._in_scope():
+                    async with asyncio.timeout(self.request_timeout):
+                        await streaming.subscribe_to_market_data(symbol, [{"type": "quotes"}], None, False)
             except Exception as exc:
                 raise self._error(exc) from exc
 
     def events(self) -> EventStream:
-        return self._hub.open(active=self._connected)
+        stream = self._hub.open(active=self._connected)
+        if self._connected and self.streaming_enabled:
+            with contextlib.suppress(RuntimeError):  # no running loop: streaming opens on the next call
+                self._start_streaming()
+        return stream
 
 
-__all__ = ["MetaApiGateway", "token_is_unrestricted"]
+__all__ = ["TRADE_METHODS", "MetaApiGateway", "token_is_unrestricted"]

@@ -17,14 +17,24 @@ TradeException (MetaApi codes)     -11 DISCONNECTED_DURING_TRADE -> transport 'c
 TooManyRequestsException           transport 'http_429', retry_after = recommendedRetryTime - now (>= 0)
 NotConnectedException              transport 'not_connected'
 NotSynchronizedException           transport 'not_synchronized'
+TimeoutException 'socket client    transport 'not_connected': raised by rpc_request before anything is sent
+failed to connect to the server'
 TimeoutException, TimeoutError     transport 'timeout' (asyncio.TimeoutError is TimeoutError)
 ConnectionError, socket.io / httpx transport 'connection_lost' (httpx timeouts: 'timeout')
+Exception('This connection has     transport 'not_connected': the SDK's synchronous check of a connection
+been closed...' / '... not been    object (MetaApiConnectionInstance._check_is_connection_active): nothing
+initialized yet...')               was sent
+Exception('MetaApi connection      transport 'connection_lost': MetaApiWebsocketClient.close() fails the
+closed')                           requests still waiting for their answer (they may have been delivered)
 ValidationException (400)          transport 'validation'
 UnauthorizedException (401)        transport 'unauthorized'
 ForbiddenException (403)           transport 'forbidden'
 MethodAccessException              transport 'forbidden'
 NotFoundException (404)            transport 'not_found'
 InternalException (500), 5xx       transport 'http_5xx'
+ApiException without a status     transport 'network_error': HttpClient._convert_error turns an httpx
+                                   network error (no response) into ApiException(status None) after its
+                                   own retries
 other ApiException                 transport 'http_<status>' (unclassified -> UNKNOWN, logged by the table)
 anything else                      transport 'internal' (unclassified -> UNKNOWN)
 =================================  ===========================================================================
@@ -63,6 +73,15 @@ METAAPI_TRANSPORT_NUMBERS: Mapping[int, str] = {
     -7: "timeout",
     -5: "not_synchronized",
 }
+
+#: Texts of the SDK's plain ``Exception`` s that describe the connection (see the module table).
+_SDK_NOT_CONNECTED_TEXTS = (
+    "This connection has been closed, please create a new connection",
+    "This connection has not been initialized yet",
+)
+_SDK_CLOSED_TEXT = "MetaApi connection closed"
+#: rpc_request's TimeoutException when no socket could be opened: the request never left.
+_SDK_NO_SOCKET_TEXT = "socket client failed to connect to the server"
 
 #: MT5 runtime errors (MQL5 ERR_*) brokers send back for trade requests.
 _MT5_RUNTIME = {4301, 4302, 4752, 4753, 4754, 4755, 4756}
@@ -189,6 +208,8 @@ def translate_exception(
         return _transport(exc, "not_connected")
     if isinstance(exc, sdk.NotSynchronizedException):
         return _transport(exc, "not_synchronized")
+    if isinstance(exc, sdk.TimeoutException) and _SDK_NO_SOCKET_TEXT in str(exc):
+        return _transport(exc, "not_connected")
     if isinstance(exc, sdk.TimeoutException | TimeoutError | httpx.TimeoutException):
         return _transport(exc, "timeout")
     if isinstance(exc, ConnectionError | _SocketIOConnectionError | httpx.TransportError):
@@ -197,6 +218,12 @@ def translate_exception(
         return _transport(exc, "forbidden")
     if isinstance(exc, sdk.ApiException):
         return _transport(exc, _api_kind(exc))
+    if type(exc) is Exception:
+        text = str(exc)
+        if any(text.startswith(known) for known in _SDK_NOT_CONNECTED_TEXTS):
+            return _transport(exc, "not_connected")
+        if text == _SDK_CLOSED_TEXT:
+            return _transport(exc, "connection_lost")
     logger.warning("unexpected %s at the MetaApi boundary", type(exc).__name__)
     return _transport(exc, "internal")
 
@@ -213,8 +240,8 @@ def _api_kind(exc: Any) -> str:
     if isinstance(exc, sdk.InternalException):
         return "http_5xx"
     status = _as_int(getattr(exc, "status_code", None))
-    if status is None:
-        return "api_error"
+    if status is None:  # no response at all: the network failed (after the SDK's own retries)
+        return "network_error"
     if status == 429:
         return "http_429"
     if status >= 500:

@@ -179,6 +179,11 @@ class MetaApiEventListener(SynchronizationListener):
         self._pending_open.clear()
 
     @property
+    def history_start(self) -> datetime:
+        """The oldest moment whose deals and orders can be news: where a synchronization may start."""
+        return self._since
+
+    @property
     def link_up(self) -> bool:
         return self._up
 

@@ -7,16 +7,25 @@ stored, never returned, and never part of an error message. The MetaTrader passw
 ``create_account``, and is not kept or returned either.
 
 The per-account token is narrowed (:func:`narrow_down_payload`) to exactly one resource, the MetaApi
-account, with the applications the execution path needs ('metaapi-api' for the RPC and streaming
-connections, 'trading-account-management-api' to read the account) and the roles 'reader' and 'writer'
-('writer' is what trading needs).
+account, with the roles 'reader' and 'writer' ('writer' is what trading needs; 'reader' alone is MetaApi's
+read-only token) and the applications the execution path and the dashboard streamer use, named as the
+SDK 29.1.1 README names them in its account access token example (there is no 'metaapi-api' among them):
+
+* 'trading-account-management-api': ``MetatraderAccountApi.get_account`` (mt-provisioning-api) when a
+  session opens, and ``DomainClient`` (mt-provisioning-api ``/users/current/servers/mt-client-api``) before
+  any socket connects;
+* 'metaapi-rpc-api': the RPC connection (every query and trade of the execution path);
+* 'metaapi-real-time-streaming-api': the streaming connection (opened only by the dashboard streamer);
+* 'metaapi-rest-api': the MetaApi REST API (mt-client-api), which a streaming connection calls when it
+  connects (``ClientApiClient.refresh_ignored_field_lists``, retried until it succeeds).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,16 +33,24 @@ from typing import Any
 from execution.broker.gateways.base import GatewayError, Platform
 from execution.broker.gateways.metaapi import sdk
 from execution.broker.gateways.metaapi.errors import translate_exception
+from execution.broker.gateways.metaapi.tasks import TaskScope
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-#: What a per-account token may use: MetaApi's RPC/streaming API and reading its own account.
-TOKEN_APPLICATIONS: tuple[str, ...] = ("metaapi-api", "trading-account-management-api")
+#: What a per-account token may use (see the module docstring for which SDK call needs which).
+TOKEN_APPLICATIONS: tuple[str, ...] = (
+    "trading-account-management-api",
+    "metaapi-rpc-api",
+    "metaapi-real-time-streaming-api",
+    "metaapi-rest-api",
+)
 #: 'writer' is needed to trade; nothing else than the one account is reachable.
 TOKEN_ROLES: tuple[str, ...] = ("reader", "writer")
 DEFAULT_VALIDITY_HOURS = 168
+#: How long the SDK's scheduled closes may run before what is left of the setup's session is cancelled.
+CLOSE_GRACE = 5.0
 
 _CONNECTED_STATES = ("DEPLOYED", "DEPLOYING")
 
@@ -91,6 +108,22 @@ class ProvisioningError(Exception):
     def __str__(self) -> str:
         where = f" (account {self.account_id})" if self.account_id else ""
         return f"MetaApi setup failed at {self.stage}{where}: {self.message}"
+
+
+@contextlib.asynccontextmanager
+async def _sdk_api(factory: sdk.ApiFactory, token: str, options: Mapping[str, Any]) -> AsyncIterator[Any]:
+    """The SDK's ``MetaApi`` for the duration of a setup step; on the way out its close runs and every task
+    it started is stopped (the setup runs in a short-lived loop, which would otherwise drop them)."""
+    scope = TaskScope("setup")
+    api = None
+    try:
+        with scope.active():
+            api = factory(token, options)
+            yield api
+    finally:
+        if api is not None:
+            scope.collect(sdk.close_api, api)
+        await scope.close(grace=CLOSE_GRACE)
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
@@ -178,10 +211,9 @@ async def provision_account(
     _check_validity(validity_hours)
     secrets = (master_token, password)
     factory = api_factory or sdk.default_api_factory
-    api = factory(master_token, sdk.sdk_options(domain=domain, region=region))
     account_id: str | None = None
     account: Any = None
-    try:
+    async with _sdk_api(factory, master_token, sdk.sdk_options(domain=domain, region=region)) as api:
         try:
             dto: dict[str, Any] = dict(account_fields or {})
             dto.update(
@@ -234,8 +266,6 @@ async def provision_account(
             state=getattr(account, "state", None),
             connection_status=getattr(account, "connection_status", None),
         )
-    finally:
-        sdk.close_api(api)
 
 
 async def refresh_token(
@@ -253,13 +283,11 @@ async def refresh_token(
         raise ValueError("master token and account id are required")
     _check_validity(validity_hours)
     factory = api_factory or sdk.default_api_factory
-    api = factory(master_token, sdk.sdk_options(domain=domain))
-    try:
-        narrowed = await _narrow(api, str(account_id), validity_hours, clock, timeout)
-    except Exception as exc:
-        raise _failure(exc, stage="token", account_id=str(account_id), secrets=(master_token,)) from None
-    finally:
-        sdk.close_api(api)
+    async with _sdk_api(factory, master_token, sdk.sdk_options(domain=domain)) as api:
+        try:
+            narrowed = await _narrow(api, str(account_id), validity_hours, clock, timeout)
+        except Exception as exc:
+            raise _failure(exc, stage="token", account_id=str(account_id), secrets=(master_token,)) from None
     logger.info("MetaApi token for account %s refreshed (valid until %s)", account_id, narrowed.expires_at)
     return narrowed
 

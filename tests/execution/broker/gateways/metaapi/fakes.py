@@ -6,10 +6,32 @@ functions; what it builds has the SDK's method names and signatures, answers wit
 floats, ids, datetimes for ``*time*`` fields as the SDK converts them, sessions in broker time, no price
 or volume in trade responses, no clientId on closing deals) and raises the SDK's real exception classes.
 
+They behave as the SDK 29.1.1 does, not kinder (each point from its source):
+
+* ``MetaApi`` must be built in a running loop and starts background jobs there; ``close()`` is synchronous,
+  stops some jobs and SCHEDULES the websocket close as a task (metaapi.py:MetaApi.close); every socket an
+  RPC connection opens starts a job that close() never stops (SynchronizationThrottler.start).
+* An RPC connection's ``close()`` schedules the real close as a task
+  (rpc_metaapi_connection_instance.py:close); its ``wait_synchronized`` polls the connection's state once a
+  second until its timeout (rpc_metaapi_connection.py:wait_synchronized); a request made while no MetaApi
+  server instance is connected for the account waits until one is, without limit
+  (metaapi_websocket_client.py:rpc_request -> latency_service.py:wait_connected_instance). The state is
+  ``connection._meta_api_connection.is_synchronized()`` as in the SDK; ``record.drop_link()`` takes it down
+  for the open connections (the server's 'disconnected' packet), a new connection gets it back (a fresh
+  subscription) unless ``record.server_available`` is False.
+* A streaming connection that fails to connect closes itself (streaming_metaapi_connection_instance.py:
+  connect); it initializes its history storage (the SDK's ``MemoryHistoryStorage`` when none is given,
+  which writes ``./.metaapi``), feeds it every packet as a listener, and synchronizes history from
+  ``max(history_start_time, storage.last_deal_time())`` (streaming_metaapi_connection.py:synchronize).
+* Tokens: ``narrow_down_token`` grants exactly the applications and roles asked for (those the master token
+  has), on the resources asked for; each call checks them: reading the account needs
+  'trading-account-management-api', RPC 'metaapi-rpc-api' ('writer' for trades), streaming
+  'metaapi-real-time-streaming-api' and 'metaapi-rest-api' (ForbiddenException otherwise).
+
 Streaming connections replay MetaApi's behaviour: every packet comes from two instances, a connection
-starts with a synchronization (account, positions, orders, the whole deal history) and each change after
-an RPC call arrives as an 'update' packet in the SDK's order (account, positions, orders, history orders,
-deals), delivered later by a dispatcher task.
+starts with a synchronization (account, positions, orders, the history since its start) and each change
+after an RPC call arrives as an 'update' packet in the SDK's order (account, positions, orders, history
+orders, deals), delivered later by a dispatcher task.
 """
 
 from __future__ import annotations
@@ -18,11 +40,14 @@ import asyncio
 import base64
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from metaapi_cloud_sdk import MemoryHistoryStorage
 
 from execution.broker.gateways.base import (
     AccountInfo,
@@ -39,6 +64,7 @@ from execution.broker.gateways.base import (
     TradeResult,
 )
 from execution.broker.gateways.metaapi import convert
+from execution.broker.gateways.metaapi.provisioning import TOKEN_APPLICATIONS, TOKEN_ROLES
 from execution.broker.gateways.metaapi.sdk import (
     ForbiddenException,
     NotConnectedException,
@@ -62,25 +88,34 @@ def jwt(payload: dict) -> str:
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(payload)}.c2lnbmF0dXJl"
 
 
+#: The applications MetaApi knows, as the SDK 29.1.1 README lists them (account access token example).
+METAAPI_APPLICATIONS = (
+    "trading-account-management-api",
+    "copyfactory-api",
+    "metaapi-rest-api",
+    "metaapi-rpc-api",
+    "metaapi-real-time-streaming-api",
+    "metastats-api",
+    "risk-management-api",
+)
+READ_ACCOUNT = ("trading-account-management-api", "reader")
+
 MASTER_TOKEN = jwt(
     {
         "_id": "master-user",
         "accessRules": [
-            {
-                "id": "metaapi-api",
-                "methods": ["*"],
-                "roles": ["reader", "writer"],
-                "resources": ["*:$USER_ID$:*"],
-            },
-            {
-                "id": "trading-account-management-api",
-                "methods": ["*"],
-                "roles": ["reader", "writer"],
-                "resources": ["*:$USER_ID$:*"],
-            },
+            {"id": app, "methods": ["*"], "roles": ["reader", "writer"], "resources": ["*:$USER_ID$:*"]}
+            for app in METAAPI_APPLICATIONS
         ],
     }
 )
+
+
+def token_rules(token: str) -> dict[str, set[str]]:
+    """application id -> roles granted by a token (the fake JWT's access rules)."""
+    payload = token.split(".")[1]
+    rules = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["accessRules"]
+    return {rule["id"]: set(rule["roles"]) for rule in rules}
 
 
 def _f(value: Decimal | None) -> float | None:
@@ -313,7 +348,8 @@ class FakeAccountRecord:
         self.connects_on_deploy = True
         self.hang_wait_connected = False
         self.history_synchronizing = False
-        self.disconnected = False
+        self.server_available = True  # False: a new connection gets no MetaApi server instance
+        self.links: list[FakeLink] = []  # one per RPC connection opened (its server instances' state)
         self.sim = SimulatedGateway(
             cloud.engine,
             f"metaapi-{account_id}",
@@ -324,6 +360,8 @@ class FakeAccountRecord:
             sleep=_no_sleep,
         )
         self.faults: list[tuple[str, BaseException]] = []
+        self.faults_after: list[tuple[str, BaseException]] = []
+        self.drop_after: set[str] = set()
         self.calls: list[tuple[str, tuple]] = []
         self.history_orders: dict[str, dict] = {}
         self.streams: list[FakeStreamingConnection] = []
@@ -343,12 +381,25 @@ class FakeAccountRecord:
         """The next RPC call of ``method`` ('*' = any) raises ``exc``."""
         self.faults.append((method, exc))
 
-    def take_fault(self, method: str) -> BaseException | None:
-        for index, (name, exc) in enumerate(self.faults):
+    def fail_after(self, method: str, exc: BaseException, *, drop_link: bool = False) -> None:
+        """The next RPC call of ``method`` is carried out at the broker, then raises ``exc`` (and, with
+        ``drop_link``, the connection's server instances are gone too)."""
+        self.faults_after.append((method, exc))
+        if drop_link:
+            self.drop_after.add(method)
+
+    def take_fault(self, method: str, *, after: bool = False) -> BaseException | None:
+        faults = self.faults_after if after else self.faults
+        for index, (name, exc) in enumerate(faults):
             if name in (method, "*"):
-                del self.faults[index]
+                del faults[index]
                 return exc
         return None
+
+    def drop_link(self) -> None:
+        """The server instances of the open connections go away ('disconnected'): their requests wait."""
+        for link in self.links:
+            link.down()
 
     async def start(self) -> None:
         await self.sim.connect()
@@ -431,7 +482,10 @@ class FakeAccountRecord:
             self.broadcast(calls)
         return calls
 
-    def sync_packet(self, instance: str) -> list[tuple]:
+    def sync_packet(
+        self, instance: str, deals_since: datetime = EPOCH, orders_since: datetime = EPOCH
+    ) -> list[tuple]:
+        """A synchronization: state, then the deals and history orders since the times asked for."""
         sync_id = f"sync-{next(self._sync_ids)}"
         state = self.last
         calls: list[tuple] = [
@@ -443,9 +497,13 @@ class FakeAccountRecord:
             ("on_pending_orders_replaced", list(state.orders.values())),
             ("on_pending_orders_synchronized", sync_id),
         ]
-        calls.extend(("on_deal_added", d) for d in state.deals.values())
+        calls.extend(("on_deal_added", d) for d in state.deals.values() if d["time"] >= deals_since)
         calls.append(("on_deals_synchronized", sync_id))
-        calls.extend(("on_history_order_added", o) for o in self.history_orders.values())
+        calls.extend(
+            ("on_history_order_added", o)
+            for o in self.history_orders.values()
+            if (o.get("doneTime") or o["time"]) >= orders_since
+        )
         calls.append(("on_history_orders_synchronized", sync_id))
         return calls
 
@@ -505,6 +563,8 @@ class FakeCloud:
         self.accounts: dict[str, FakeAccountRecord] = {}
         self.tokens: dict[str, str | None] = {MASTER_TOKEN: None}  # token -> account it is narrowed to
         self.apis: list[FakeMetaApi] = []
+        self.rpc_connections: list[FakeRpcConnection] = []
+        self.streaming_connections: list[FakeStreamingConnection] = []
         self.created: list[dict] = []
         self.narrowed: list[tuple[dict, Any]] = []
         self.closed_apis = 0
@@ -538,18 +598,25 @@ class FakeCloud:
         self.accounts[account_id] = record
         return record
 
-    def issue_token(self, account_id: str) -> str:
+    def issue_token(
+        self,
+        account_id: str,
+        applications: tuple[str, ...] | list[str] = TOKEN_APPLICATIONS,
+        roles: tuple[str, ...] | list[str] = TOKEN_ROLES,
+    ) -> str:
+        """A token narrowed to one account, with exactly these applications and roles."""
         token = jwt(
             {
                 "_id": "master-user",
                 "accessRules": [
                     {
-                        "id": rule_id,
+                        "id": application,
+                        "application": application,
                         "methods": ["*"],
-                        "roles": ["reader", "writer"],
+                        "roles": list(roles),
                         "resources": [f"account:$USER_ID$:{account_id}"],
                     }
-                    for rule_id in ("metaapi-rest-api", "metaapi-rpc-api", "metaapi-real-time-streaming-api")
+                    for application in applications
                 ],
                 "n": len(self.tokens),
             }
@@ -566,42 +633,81 @@ class FakeCloud:
     def tokens_seen(self) -> list[str]:
         return [api.token for api in self.apis]
 
-    def check_access(self, token: str, account_id: str | None) -> None:
+    def check_access(
+        self, token: str, account_id: str | None, need: tuple[str, str] | None = READ_ACCOUNT
+    ) -> None:
+        """``need``: (application, role) the call needs (None: only a valid token)."""
         if token not in self.tokens:
             raise UnauthorizedException("Authorization token invalid")
         scope = self.tokens[token]
         if scope is not None and scope != account_id:
             raise ForbiddenException("You do not have access to this resource")
+        if need is not None:
+            application, role = need
+            if role not in token_rules(token).get(application, set()):
+                raise ForbiddenException(f"The token has no {role} access to {application}")
+
+
+class FakeWebsocketClient:
+    """The ``MetaApiWebsocketClient`` of one MetaApi object: its jobs and its sockets' jobs."""
+
+    def __init__(self) -> None:
+        self.jobs = [asyncio.create_task(_job()), asyncio.create_task(_job())]  # cache jobs, latency...
+        self.socket_jobs: list[asyncio.Task] = []  # SynchronizationThrottler: never stopped by close()
+        self.closed = False
+
+    def open_socket(self) -> None:
+        if not self.socket_jobs:
+            self.socket_jobs.append(asyncio.create_task(_job()))
+
+    def stop(self) -> None:
+        for job in self.jobs:
+            job.cancel()
+
+    async def close(self) -> None:
+        await asyncio.sleep(0)  # the sockets' disconnect
+        self.closed = True
+
+
+async def _job() -> None:
+    while True:
+        await asyncio.sleep(300)
 
 
 class FakeMetaApi:
+    """``MetaApi``: built in a running loop (it starts jobs there); ``close()`` schedules its close."""
+
     def __init__(self, cloud: FakeCloud, token: str, options: dict) -> None:
         self.cloud = cloud
         self.token = token
         self.options = options
-        self.metatrader_account_api = FakeAccountApi(cloud, token)
+        self._websocket_client = FakeWebsocketClient()
+        self.metatrader_account_api = FakeAccountApi(cloud, token, self._websocket_client)
         self.token_management_api = FakeTokenManagementApi(cloud, token)
         self.closed = False
 
-    def close(self) -> None:
+    def close(self):
         self.closed = True
         self.cloud.closed_apis += 1
+        asyncio.create_task(self._websocket_client.close())  # as the SDK: scheduled, not awaited
+        self._websocket_client.stop()
 
 
 class FakeAccountApi:
-    def __init__(self, cloud: FakeCloud, token: str) -> None:
+    def __init__(self, cloud: FakeCloud, token: str, websocket: FakeWebsocketClient) -> None:
         self.cloud = cloud
         self.token = token
+        self.websocket = websocket
 
-    async def get_account(self, account_id: str) -> FakeAccount:
+    async def get_account(self, account_id) -> FakeAccount:
         self.cloud.check_access(self.token, account_id)
         record = self.cloud.accounts.get(account_id)
         if record is None:
             raise NotFoundException(f"Trading account with id {account_id} not found")
-        return FakeAccount(record)
+        return FakeAccount(record, self.token, self.websocket)
 
     async def create_account(self, account: dict) -> FakeAccount:
-        self.cloud.check_access(self.token, None)
+        self.cloud.check_access(self.token, None, ("trading-account-management-api", "writer"))
         if self.cloud.tokens[self.token] is not None:
             raise ForbiddenException("narrowed tokens cannot create accounts")
         for key in ("login", "password", "server", "name", "magic"):
@@ -618,7 +724,7 @@ class FakeAccountApi:
         )
         record.connects_on_deploy = self.cloud.new_accounts_connect
         record.hang_wait_connected = self.cloud.new_accounts_hang
-        return FakeAccount(record)
+        return FakeAccount(record, self.token, self.websocket)
 
 
 class FakeTokenManagementApi:
@@ -627,21 +733,27 @@ class FakeTokenManagementApi:
         self.token = token
 
     async def narrow_down_token(self, narrow_down_payload: dict, validity_in_hours: float = None) -> str:
-        self.cloud.check_access(self.token, None)
+        """MetaApi grants what is asked for and what the token itself has, nothing more."""
+        self.cloud.check_access(self.token, None, None)
         if self.cloud.narrow_error is not None:
             raise self.cloud.narrow_error
         self.cloud.narrowed.append((narrow_down_payload, validity_in_hours))
         resources = narrow_down_payload.get("resources") or []
         if len(resources) != 1 or resources[0].get("entity") != "account":
             raise ValidationException("expected one account resource")
-        return self.cloud.issue_token(resources[0]["id"])
+        own = token_rules(self.token)
+        applications = [app for app in narrow_down_payload.get("applications") or own if app in own]
+        roles = list(narrow_down_payload.get("roles") or ("reader", "writer"))
+        return self.cloud.issue_token(resources[0]["id"], applications, roles)
 
 
 class FakeAccount:
     """The SDK's MetatraderAccount subset."""
 
-    def __init__(self, record: FakeAccountRecord) -> None:
+    def __init__(self, record: FakeAccountRecord, token: str, websocket: FakeWebsocketClient) -> None:
         self._record = record
+        self._token = token
+        self._websocket = websocket
 
     @property
     def id(self) -> str:
@@ -659,19 +771,19 @@ class FakeAccount:
     def version(self) -> int:
         return 4 if self._record.platform == "mt4" else 5
 
-    async def reload(self) -> None:
+    async def reload(self):
         return None
 
-    async def deploy(self) -> None:
+    async def deploy(self):
         self._record.state = "DEPLOYING"
 
-    async def wait_deployed(self, timeout_in_seconds=300, interval_in_milliseconds=1000) -> None:
+    async def wait_deployed(self, timeout_in_seconds=300, interval_in_milliseconds=1000):
         if self._record.state == "DEPLOYING":
             self._record.state = "DEPLOYED"
         if self._record.state != "DEPLOYED":
             raise TimeoutException(f"Timed out waiting for account {self.id} to be deployed")
 
-    async def wait_connected(self, timeout_in_seconds=300, interval_in_milliseconds=1000) -> None:
+    async def wait_connected(self, timeout_in_seconds=300, interval_in_milliseconds=1000):
         record = self._record
         if record.hang_wait_connected:
             await asyncio.Event().wait()  # a terminal that never answers, and an SDK that never gives up
@@ -681,12 +793,18 @@ class FakeAccount:
             raise TimeoutException(f"Timed out waiting for account {self.id} to connect to the broker")
 
     def get_rpc_connection(self) -> FakeRpcConnection:
-        return FakeRpcConnection(self._record)
+        connection = FakeRpcConnection(self._record, self._token, self._websocket)
+        self._record.cloud.rpc_connections.append(connection)
+        return connection
 
     def get_streaming_connection(
         self, history_storage=None, history_start_time=None
     ) -> FakeStreamingConnection:
-        return FakeStreamingConnection(self._record)
+        connection = FakeStreamingConnection(
+            self._record, self._token, history_storage or MemoryHistoryStorage(), history_start_time
+        )
+        self._record.cloud.streaming_connections.append(connection)
+        return connection
 
 
 # --------------------------------------------------------------------------------------------------
@@ -695,10 +813,16 @@ class FakeAccount:
 
 
 class _Connection:
-    def __init__(self, record: FakeAccountRecord) -> None:
+    def __init__(self, record: FakeAccountRecord, token: str) -> None:
         self.record = record
+        self.token = token
         self._opened = False
         self._closed = False
+        self._instance_id = f"conn-{next(_connection_ids)}"
+
+    @property
+    def instance_id(self) -> str:
+        return self._instance_id
 
     def _check_is_connection_active(self) -> None:  # the SDK raises a plain Exception, synchronously
         if not self._opened:
@@ -707,6 +831,42 @@ class _Connection:
             )
         if self._closed:
             raise Exception("This connection has been closed, please create a new connection")
+
+
+_connection_ids = itertools.count(1)
+
+
+class FakeLink:
+    """Whether a MetaApi server instance serves the account on one connection (its 'authenticated' /
+    'disconnected' packets)."""
+
+    def __init__(self, up: bool) -> None:
+        self._up = asyncio.Event()
+        if up:
+            self._up.set()
+
+    @property
+    def up(self) -> bool:
+        return self._up.is_set()
+
+    def down(self) -> None:
+        self._up.clear()
+
+    def restore(self) -> None:
+        self._up.set()
+
+    async def wait(self) -> None:
+        await self._up.wait()
+
+
+class FakeRpcMetaApiConnection:
+    """``RpcMetaApiConnection``: the state the SDK keeps per account."""
+
+    def __init__(self, link: FakeLink) -> None:
+        self.link = link
+
+    def is_synchronized(self) -> bool:
+        return self.link.up
 
 
 def _sdk_error(error: GatewayError, *, trade: bool) -> Exception:
@@ -720,35 +880,68 @@ def _sdk_error(error: GatewayError, *, trade: bool) -> Exception:
 
 
 class FakeRpcConnection(_Connection):
-    """``RpcMetaApiConnectionInstance``: same method names and signatures."""
+    """``RpcMetaApiConnectionInstance``: same method names and signatures, same blocking."""
 
-    async def connect(self) -> None:
+    def __init__(self, record: FakeAccountRecord, token: str, websocket: FakeWebsocketClient) -> None:
+        super().__init__(record, token)
+        self._websocket = websocket
+        self.link = FakeLink(up=False)
+        self._meta_api_connection = FakeRpcMetaApiConnection(self.link)
+
+    async def connect(self):
         if self._closed:
             raise Exception("This connection has been closed, please create a new connection")
-        self._opened = True
+        if not self._opened:
+            self._opened = True
+            self._websocket.open_socket()
+            if self.record.server_available:  # the subscription is answered by a server instance
+                self.link.restore()
+            self.record.links.append(self.link)
 
-    async def close(self) -> None:
-        self._closed = True
+    async def close(self):
+        if not self._closed:
+            asyncio.create_task(self._close())  # as the SDK: scheduled, not awaited
+            self._closed = True
 
-    async def wait_synchronized(self, timeout_in_seconds: float = 300) -> None:
+    async def _close(self) -> None:
+        await asyncio.sleep(0)  # unsubscribing
+        if self.link in self.record.links:
+            self.record.links.remove(self.link)
+
+    async def wait_synchronized(self, timeout_in_seconds: float = 300):
         self._check_is_connection_active()
+        start = time.monotonic()
+        synchronized = self._meta_api_connection.is_synchronized()
+        while not synchronized and start + timeout_in_seconds > time.monotonic():
+            await asyncio.sleep(1)
+            synchronized = self._meta_api_connection.is_synchronized()
+        if not synchronized:
+            raise TimeoutException(
+                "Timed out waiting for MetaApi to synchronize to MetaTrader account " + self.record.id
+            )
 
     async def _run(self, name: str, args: tuple, operation, *, trade: bool = False) -> Any:
         record = self.record
+        record.cloud.check_access(self.token, record.id, ("metaapi-rpc-api", "writer" if trade else "reader"))
+        await self.link.wait()  # no server instance: the SDK waits, without limit
         record.calls.append((name, args))
         fault = record.take_fault(name)
         if isinstance(fault, Hang):
             await asyncio.Event().wait()
         if fault is not None:
             raise fault
-        if record.disconnected:
-            raise NotConnectedException(f"Account {record.id} is not connected to the broker")
+        after = record.take_fault(name, after=True)
         try:
             value = await operation()
         except GatewayError as error:
             raise _sdk_error(error, trade=trade) from None
         finally:
             await record.publish_changes()
+        if after is not None:
+            if name in record.drop_after:
+                record.drop_after.discard(name)
+                record.drop_link()
+            raise after
         return value
 
     # -- queries ----------------------------------------------------------------------------------
@@ -1048,37 +1241,55 @@ class FakeRpcConnection(_Connection):
 
 
 class FakeStreamingConnection(_Connection):
-    """``StreamingMetaApiConnectionInstance``: listeners get packets from a dispatcher task, per instance."""
+    """``StreamingMetaApiConnectionInstance``: listeners (and the history storage) get packets from a
+    dispatcher task, per instance. ``drained`` and ``enqueue`` are test hooks."""
 
-    def __init__(self, record: FakeAccountRecord) -> None:
-        super().__init__(record)
+    TEST_HOOKS = frozenset({"drained", "enqueue"})
+
+    def __init__(
+        self, record: FakeAccountRecord, token: str, history_storage, history_start_time: datetime | None
+    ) -> None:
+        super().__init__(record, token)
+        self.history_storage = history_storage
+        self.history_start_time = history_start_time
         self.listeners: list[Any] = []
         self._queue: asyncio.Queue = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self._synchronized = asyncio.Event()
 
-    def add_synchronization_listener(self, listener) -> None:
+    def add_synchronization_listener(self, listener):
         self.listeners.append(listener)
 
-    def remove_synchronization_listener(self, listener) -> None:
+    def remove_synchronization_listener(self, listener):
         self.listeners = [item for item in self.listeners if item is not listener]
 
-    async def connect(self) -> None:
+    async def connect(self):
         if self._closed:
             raise Exception("This connection has been closed, please create a new connection")
         if self._opened:
             return
         self._opened = True
-        fault = self.record.take_fault("streaming.connect")
-        if fault is not None:
-            raise fault
+        try:
+            await self.history_storage.initialize(self.record.id, "MetaApi")
+            cloud = self.record.cloud
+            cloud.check_access(self.token, self.record.id, ("metaapi-real-time-streaming-api", "reader"))
+            cloud.check_access(self.token, self.record.id, ("metaapi-rest-api", "reader"))  # hashing lists
+            fault = self.record.take_fault("streaming.connect")
+            if fault is not None:
+                raise fault
+        except Exception:
+            await self.close()  # as the SDK: a failed connect closes the connection
+            raise
+        start = self.history_start_time or datetime.fromtimestamp(0, UTC)
+        deals_since = max(start, await self.history_storage.last_deal_time())
+        orders_since = max(start, await self.history_storage.last_history_order_time())
         self.record.streams.append(self)
         self._task = asyncio.create_task(self._dispatch())
         for instance in self.record.cloud.instances:
-            self.enqueue(instance, self.record.sync_packet(instance))
+            self.enqueue(instance, self.record.sync_packet(instance, deals_since, orders_since))
         self._queue.put_nowait(self._synchronized.set)
 
-    async def wait_synchronized(self, opts=None) -> None:
+    async def wait_synchronized(self, opts=None):
         self._check_is_connection_active()
         timeout = (opts or {}).get("timeoutInSeconds", 300)
         try:
@@ -1097,7 +1308,8 @@ class FakeStreamingConnection(_Connection):
             raise ValidationException(f"{self.record.id} Cannot subscribe to market data for symbol {symbol}")
         self.record.subscribed.add(symbol)
 
-    async def unsubscribe_from_market_data(self, symbol, subscriptions=None) -> None:
+    async def unsubscribe_from_market_data(self, symbol, subscriptions=None):
+        self._check_is_connection_active()
         self.record.subscribed.discard(symbol)
 
     def enqueue(self, instance: str, calls: list[tuple]) -> None:
@@ -1118,10 +1330,10 @@ class FakeStreamingConnection(_Connection):
                 continue
             instance, calls = item
             for name, *args in calls:
-                for listener in list(self.listeners):
+                for listener in [self.history_storage, *self.listeners]:
                     await getattr(listener, name)(instance, *args)
 
-    async def close(self) -> None:
+    async def close(self):
         if self._closed:
             return
         self._closed = True

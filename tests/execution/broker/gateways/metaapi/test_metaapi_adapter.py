@@ -8,7 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from execution.broker.gateways.base import GatewayError, OrderKind, OrderRequest, PendingOrderType, Side
+from execution.broker.gateways.base import (
+    ConnectionDown,
+    GatewayError,
+    OrderKind,
+    OrderRequest,
+    PendingOrderType,
+    Side,
+)
 from execution.broker.gateways.metaapi import MetaApiGateway, adapter, token_is_unrestricted
 from execution.broker.gateways.metaapi.sdk import NotConnectedException, TimeoutException
 from tests.execution.broker.gateways.metaapi.fakes import MASTER_TOKEN, Hang
@@ -126,14 +133,28 @@ async def test_connect_is_bounded_even_when_the_sdk_never_answers(make_metaapi, 
     assert cloud.closed_apis == 1
 
 
-async def test_a_streaming_synchronization_failure_fails_the_connect(make_metaapi):
+async def test_a_streaming_failure_ends_the_streams_and_leaves_rpc_working(make_metaapi, cloud):
+    """Streaming is opened lazily by events(), so its failure no longer fails connect() (it did when streaming
+    was opened at connect): the streams get ConnectionDown and end (their consumer reconnects), the failed
+    streaming connection is closed (as the SDK closes it), RPC works on, and the next events() tries again."""
     gateway, record = await make_metaapi()
+    await gateway.connect()
+    record.fail_next("streaming.connect", TimeoutException("Timed out waiting for MetaApi to synchronize"))
+    events = [event async for event in gateway.events()]
+    assert [type(e) for e in events] == [ConnectionDown]
+    assert events[0].reason.startswith("streaming failed") and "Timed out" in events[0].reason
+    (failed,) = cloud.streaming_connections
+    assert failed._closed and failed not in record.streams  # nothing half-open
+    assert (await gateway.account_information()).balance == Decimal(10000)
     record.fail_next("streaming.connect", TimeoutException("Timed out waiting for MetaApi to synchronize"))
     with pytest.raises(GatewayError) as caught:
-        await gateway.connect()
+        await gateway.open_streaming()
     assert caught.value.string_code == "timeout"
-    await gateway.connect()  # a second attempt works
+    stream = gateway.events()
+    await gateway.open_streaming()  # a third attempt works
+    assert gateway.streaming_open and len(cloud.streaming_connections) == 3
     await gateway.disconnect()
+    assert isinstance([event async for event in stream][-1], ConnectionDown)
 
 
 async def test_each_call_is_bounded_by_the_request_timeout(make_metaapi):

@@ -1,10 +1,14 @@
 """SDK exception -> GatewayError, and what the one classification table makes of it."""
 
+import inspect
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
+from metaapi_cloud_sdk.clients.http_client import HttpClient
+from metaapi_cloud_sdk.clients.metaapi import metaapi_websocket_client
+from metaapi_cloud_sdk.metaapi import metaapi_connection_instance, rpc_metaapi_connection_instance
 from socketio.exceptions import ConnectionError as SocketIOConnectionError
 
 from execution.broker.gateways.base import GatewayError, OrderKind, OrderRequest, Side
@@ -27,6 +31,14 @@ from execution.broker.gateways.metaapi.sdk import (
 from execution.safety.errors import Category, classify
 
 NOW = datetime(2024, 6, 5, 12, 0, tzinfo=UTC)
+ACCOUNT_URL = "https://mt-provisioning-api-v1.agiliumtrade.agiliumtrade.ai/users/current/accounts/acc-1"
+# the SDK's own texts (metaapi_connection_instance.py:_check_is_connection_active, websocket client)
+CLOSED_CONNECTION = "This connection has been closed, please create a new connection"
+UNOPENED_CONNECTION = "This connection has not been initialized yet, please invoke await connection.connect()"
+NO_SOCKET = (
+    "MetaApi websocket client request of account acc-1 timed out because socket client failed to connect "
+    "to the server."
+)
 T, P, MC, RL, C, U = (
     Category.TRANSIENT,
     Category.PERMANENT,
@@ -112,6 +124,16 @@ TABLE = [
     (ApiException("bad gateway", 502), "mt5", ("transport", None, "http_5xx"), T),
     (ApiException("slow down", 429), "mt5", ("transport", None, "http_429"), RL),
     (ConflictException("conflict"), "mt5", ("transport", None, "http_409"), U),
+    # what HttpClient._convert_error makes of an httpx network error (no response): no status
+    (ApiException(None, None, ACCOUNT_URL), "mt5", ("transport", None, "network_error"), C),
+    # the SDK's plain Exceptions about its connection objects (raised before anything is sent) ...
+    (Exception(CLOSED_CONNECTION), "mt5", ("transport", None, "not_connected"), C),
+    (Exception(UNOPENED_CONNECTION), "mt5", ("transport", None, "not_connected"), C),
+    # ... rpc_request giving up before sending, for want of a socket ...
+    (TimeoutException(NO_SOCKET), "mt5", ("transport", None, "not_connected"), C),
+    # ... and MetaApiWebsocketClient.close() failing the requests still waiting for an answer
+    (Exception("MetaApi connection closed"), "mt5", ("transport", None, "connection_lost"), C),
+    (Exception("something else"), "mt5", ("transport", None, "internal"), U),
     (RuntimeError("a bug"), "mt5", ("transport", None, "internal"), U),
 ]
 
@@ -235,5 +257,40 @@ async def test_a_synchronous_sdk_failure_is_translated_too(make_metaapi):
     await gateway._rpc.close()  # closed underneath the gateway
     with pytest.raises(GatewayError) as caught:
         await gateway.positions()
-    assert caught.value.source == "transport"
+    assert (caught.value.source, caught.value.string_code) == ("transport", "not_connected")
     await gateway.disconnect()
+
+
+# -- REST network failures, through the SDK's own HTTP client -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "network_error", [httpx.ConnectError("no route to host"), httpx.ReadError("connection reset")]
+)
+async def test_a_rest_network_failure_is_a_lost_connection(network_error):
+    """HttpClient retries httpx errors itself, then raises ApiException with no status: CONNECTION."""
+    client = HttpClient(5, {"retries": 0})
+    request = httpx.Request("GET", ACCOUNT_URL)
+    network_error.request = request
+
+    async def make_request(options):
+        raise network_error
+
+    client._make_request = make_request
+    with pytest.raises(ApiException) as raised:
+        await client.request({"url": ACCOUNT_URL, "method": "GET"}, "get_account")
+    assert type(raised.value) is ApiException and raised.value.status_code is None
+    error = translate_exception(raised.value, platform="mt5", now=NOW)
+    assert (error.source, error.string_code) == ("transport", "network_error")
+    assert category(error) is C
+
+
+def test_the_sdk_texts_matched_here_are_the_sdks():
+    sources = {
+        module: inspect.getsource(module)
+        for module in (metaapi_connection_instance, metaapi_websocket_client, rpc_metaapi_connection_instance)
+    }
+    everything = "\n".join(sources.values())
+    for text in (CLOSED_CONNECTION, UNOPENED_CONNECTION, "MetaApi connection closed"):
+        assert text in everything
+    assert "socket client failed to connect to the server." in sources[metaapi_websocket_client]

@@ -42,9 +42,11 @@ def trade_events(events):
 
 @pytest.fixture
 async def connected(make_metaapi):
-    """A connected gateway whose new positions never wait for the timer (the deal must publish them)."""
+    """A connected, streaming gateway whose new positions never wait for the timer (the deal must publish
+    them)."""
     gateway, record = await make_metaapi(gateway_options={"open_grace": 60})
     await gateway.connect()
+    await gateway.open_streaming()  # synchronized: the streams opened by the tests see only news
     yield gateway, record
     await gateway.disconnect()
 
@@ -208,6 +210,7 @@ async def test_pending_fill_then_stop_loss(scripted_cloud, scripted, clock):
         open_grace=60,
     )
     await gateway.connect()
+    await gateway.open_streaming()
     stream = gateway.events()
     placed = await gateway.place_order(
         OrderRequest(

@@ -1,23 +1,30 @@
 """The setup path: create, deploy, connect, narrow a token; the master token stays inside it."""
 
+import asyncio
 import dataclasses
+import importlib.metadata
 import inspect
 import logging
+import re
 import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
+from execution.broker.gateways.base import GatewayError, OrderKind, OrderRequest, Side
 from execution.broker.gateways.metaapi import MetaApiGateway, adapter, events, provisioning
+from execution.broker.gateways.metaapi.adapter import token_is_unrestricted
 from execution.broker.gateways.metaapi.provisioning import (
+    TOKEN_APPLICATIONS,
+    TOKEN_ROLES,
     ProvisioningError,
     narrow_down_payload,
     provision_account,
     refresh_token,
 )
 from execution.broker.gateways.metaapi.sdk import TooManyRequestsException, ValidationException
-from tests.execution.broker.gateways.metaapi.fakes import MASTER_TOKEN
+from tests.execution.broker.gateways.metaapi.fakes import MASTER_TOKEN, token_rules
 
 PASSWORD = "Mt-Pa55word!"
 
@@ -67,7 +74,12 @@ async def test_happy_path_creates_deploys_connects_and_narrows(provision, cloud,
     (payload, validity) = cloud.narrowed[0]
     assert validity == 24
     assert payload == {
-        "applications": ["metaapi-api", "trading-account-management-api"],
+        "applications": [
+            "trading-account-management-api",
+            "metaapi-rpc-api",
+            "metaapi-real-time-streaming-api",
+            "metaapi-rest-api",
+        ],
         "roles": ["reader", "writer"],
         "resources": [{"entity": "account", "id": result.account_id}],
     }
@@ -197,3 +209,85 @@ def test_no_module_reads_a_token_from_settings_or_the_environment(module):
     source = inspect.getsource(module)
     for needle in ("os.environ", "getenv", "django.conf", "settings."):
         assert needle not in source, (module.__name__, needle)
+
+
+# -- the narrowed token: what trading through RPC needs ----------------------------------------------
+
+
+def sdk_readme_applications() -> set[str]:
+    """The application ids the installed SDK's README gives for an account access token."""
+    readme = importlib.metadata.metadata("metaapi-cloud-sdk").get_payload()
+    listed = re.search(r"'applications': \[([^\]]*)\]", readme)
+    assert listed, "the SDK README no longer shows its account access token example"
+    return set(re.findall(r"'([a-z-]+)'", listed.group(1)))
+
+
+def test_the_token_applications_are_names_the_sdk_knows():
+    known = sdk_readme_applications()
+    assert "metaapi-rpc-api" in known and "metaapi-api" not in known
+    assert set(TOKEN_APPLICATIONS) <= known
+    assert {"metaapi-rpc-api", "trading-account-management-api"} <= set(TOKEN_APPLICATIONS)
+    assert "writer" in TOKEN_ROLES  # the README's example is read-only ('reader'): no trading
+
+
+async def test_the_narrowed_token_grants_exactly_the_payload_and_trades_through_rpc(provision, cloud, clock):
+    result = await provision()
+    assert token_rules(result.token) == {app: {"reader", "writer"} for app in TOKEN_APPLICATIONS}
+    assert not token_is_unrestricted(result.token)
+    gateway = MetaApiGateway(result.token, result.account_id, api_factory=cloud.factory, clock=clock)
+    await gateway.connect()
+    placed = await gateway.place_order(OrderRequest("EURUSD", Side.BUY, OrderKind.MARKET, Decimal("0.01")))
+    await gateway.subscribe_prices(["EURUSD"])  # the dashboard streamer's streaming connection
+    await gateway.close_position(placed.position_id)
+    await gateway.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("applications", "roles", "fails_at"),
+    [
+        # what the setup narrowed before: 'metaapi-api' is no MetaApi application, so no RPC at all
+        (("metaapi-api", "trading-account-management-api"), ("reader", "writer"), "query"),
+        (("trading-account-management-api", "metaapi-rpc-api"), ("reader",), "trade"),  # read-only
+        (("metaapi-rpc-api",), ("reader", "writer"), "connect"),  # cannot read its account
+    ],
+)
+async def test_a_token_without_what_trading_needs_cannot_trade(cloud, clock, applications, roles, fails_at):
+    record = await cloud.add_account()
+    api = cloud.factory(MASTER_TOKEN, {})
+    token = await api.token_management_api.narrow_down_token(
+        {
+            "applications": list(applications),
+            "roles": list(roles),
+            "resources": [{"entity": "account", "id": record.id}],
+        },
+        24,
+    )
+    api.close()
+    gateway = MetaApiGateway(token, record.id, api_factory=cloud.factory, clock=clock)
+    steps = {
+        "connect": gateway.connect,
+        "query": gateway.account_information,
+        "trade": lambda: gateway.place_order(
+            OrderRequest("EURUSD", Side.BUY, OrderKind.MARKET, Decimal("0.01"))
+        ),
+    }
+    for step, call in steps.items():
+        if step == fails_at:
+            with pytest.raises(GatewayError) as caught:
+                await call()
+            assert (caught.value.source, caught.value.string_code) == ("transport", "forbidden")
+            break
+        await call()
+    await gateway.disconnect()
+    assert await record.sim.positions() == []
+
+
+async def test_the_setup_leaves_no_task_of_the_sdk_behind(provision, cloud, clock):
+    """The setup runs in a short-lived loop (async_to_sync): the SDK's scheduled close must run in it, and
+    the jobs MetaApi starts must be stopped there."""
+    before = {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+    result = await provision()
+    await refresh_token(MASTER_TOKEN, result.account_id, 24, api_factory=cloud.factory, clock=clock)
+    left = {task for task in asyncio.all_tasks() if task is not asyncio.current_task()} - before
+    assert left == set()
+    assert all(api._websocket_client.closed for api in cloud.apis)
