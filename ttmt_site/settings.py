@@ -237,6 +237,9 @@ TTMT_SAFETY_PREFIX = os.environ.get("TTMT_SAFETY_PREFIX", "ttmt:safety:")
 # protective operations (close, breakeven, stop loss) wait out a pause; new orders go stale fast.
 TTMT_OPERATION_DEADLINE = {"high": 3600, "normal": 60, "low": 60}
 TTMT_BROKER_CALL_TIMEOUT = float(os.environ.get("TTMT_BROKER_CALL_TIMEOUT", "15"))
+# a retry or speed-control wait this short keeps the operation running; a longer one is WAITING
+# (cancellable, shown as waiting)
+TTMT_INLINE_WAIT_MAX = 2.0
 # The engine of each execution worker process (execution.engine), in seconds: its heartbeat, how
 # long after the last one its accounts are taken over, how often it looks for unserved work, when an
 # unused broker session is closed; and the threads running its database work.

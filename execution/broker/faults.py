@@ -7,7 +7,11 @@ forms and serializers describe it from here.
 from core.errors import ServiceError
 from execution.accounts.models import TradingAccount
 from execution.broker.connector import FaultInjection
-from execution.broker.gateways.simulated.state import FAULT_OPERATIONS, FaultSettings
+from execution.broker.gateways.simulated.state import (
+    FAULT_OPERATIONS,
+    SCRIPTED_TRANSPORT_FAULTS,
+    FaultSettings,
+)
 from execution.broker.registry import connector_for
 from platforms.models import TradePlatform
 
@@ -36,4 +40,11 @@ def supports_faults(platform: TradePlatform) -> bool:
     return connector_for(platform).faults is not None
 
 
-__all__ = ["FAULT_OPERATIONS", "FaultSettings", "simulated_faults", "simulated_faults_set", "supports_faults"]
+__all__ = [
+    "FAULT_OPERATIONS",
+    "SCRIPTED_TRANSPORT_FAULTS",
+    "FaultSettings",
+    "simulated_faults",
+    "simulated_faults_set",
+    "supports_faults",
+]

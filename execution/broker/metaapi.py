@@ -110,6 +110,10 @@ class MetaApiConnector(Connector):
             api_factory=api_factory(),
         )
 
+    def session_key(self, account: TradingAccount) -> tuple:
+        """A refreshed or re-issued credential re-opens the session (the SDK object holds the token)."""
+        return (*super().session_key(account), account.credential.refreshed_at)
+
     def establish(self, *, account: TradingAccount, password: str) -> None:
         provision_metaapi_account(account=account, password=password)
 

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
 
-from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
+from core.blocking import run_blocking
 from core.errors import ServiceError
 from execution.accounts.models import TradingAccount
 from execution.broker.connector import Connector, FaultInjection, StreamDriver
@@ -92,9 +91,9 @@ def open_simulated_account(account: TradingAccount) -> None:
 
 
 def _on_the_callers_thread(function):
-    """The engine's store is the ORM: run it on the thread (and database connection) of the sync
-    caller of async_to_sync, or on Django's shared sync thread inside an async server."""
-    return sync_to_async(function)()
+    """The engine's store is the ORM: run it on the engine loop's pool, or on the thread (and database
+    connection) of the sync caller of async_to_sync (``core.blocking``)."""
+    return run_blocking(function)
 
 
 def stream_book(key: str) -> tuple[list[Position], list[PendingOrder]]:
@@ -159,7 +158,7 @@ class _SimulatorDriver(StreamDriver):
         return asyncio.create_task(gateway.run(interval=interval))
 
     async def read_book(self, gateway: BrokerGateway, *, positions: bool, orders: bool):
-        found_positions, found_orders = await database_sync_to_async(stream_book)(self.key)
+        found_positions, found_orders = await run_blocking(stream_book, self.key)
         return (found_positions if positions else None), (found_orders if orders else None)
 
 

@@ -5,9 +5,11 @@ loop, with one broker session per account.
 is homed here (or free, or its home's worker is dead: then it is claimed) the operation runs here as
 a task of the loop; otherwise the home's worker is woken (Redis) to run it. Every second the engine
 also looks for work nobody is running (lost messages, dead workers' accounts, waits that came due)
-and takes it; its heartbeat keeps its homes, closes idle sessions, and lets go of accounts another
-worker took over. Started by ``execution.engine.middleware`` in each worker consuming the execution
-queue (and by the embedded server); :func:`engine` is this process's.
+and takes it; its heartbeat keeps its homes, takes homeless set-up accounts up to its fair share,
+closes idle sessions, and lets go of accounts another worker took over. The accounts homed here are
+also streamed here (``execution.live.streaming``), on the same broker sessions. Started by
+``execution.engine.middleware`` in each worker consuming the execution queue (and so in the embedded
+server); :func:`engine` is this process's.
 """
 
 import asyncio
@@ -23,6 +25,7 @@ from django.conf import settings
 from execution.broker.sessions import BrokerSessions
 from execution.engine import homes
 from execution.engine.loop import EngineLoop, engine_loop
+from execution.live.streaming import Streamer
 from execution.orders import pipeline
 from execution.orders.models import Operation
 
@@ -39,13 +42,17 @@ class Engine:
         self.loop = loop
         self.config = settings.TTMT_ENGINE
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.sessions = BrokerSessions()
-        self.runtime = pipeline.Runtime(worker_id=self.worker_id, sessions=self.sessions, db=loop.db)
+        self._fresh_sessions()
         self._tasks: dict[int, asyncio.Task] = {}
         self._homes: set[int] = set()
         self._background: list[asyncio.Task] = []
         self._redis: aioredis.Redis | None = None
+        self.streamer: Streamer | None = None
         self.started = False
+
+    def _fresh_sessions(self) -> None:
+        self.sessions = BrokerSessions()
+        self.runtime = pipeline.Runtime(worker_id=self.worker_id, sessions=self.sessions, db=self.loop.db)
 
     # -- from any thread ------------------------------------------------------------------------
     def offer(self, operation_id: int) -> None:
@@ -99,6 +106,8 @@ class Engine:
                 await self._wake(holder, operation_id)
                 return
             self._homes.add(account_id)
+            if self.streamer is not None:
+                await self.streamer.relist()
         await pipeline.execute(operation_id, self.runtime)
 
     async def _wake(self, worker_id: str, operation_id: int) -> None:
@@ -114,6 +123,8 @@ class Engine:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             await pubsub.subscribe(WAKE_CHANNEL + self.worker_id)
             self._background.append(asyncio.create_task(self._listen(pubsub)))
+        self.streamer = Streamer(sessions=self.sessions, serves=lambda account_id: account_id in self._homes)
+        self._background.append(asyncio.create_task(self.streamer.run()))
         self._background.append(asyncio.create_task(self._every(self.config["heartbeat"], self._beat)))
         self._background.append(asyncio.create_task(self._every(self.config["scan_every"], self._scan)))
 
@@ -122,7 +133,9 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._background, *self._tasks.values(), return_exceptions=True)
         self._background.clear()
+        self.streamer = None
         await self.sessions.close_all()
+        self._fresh_sessions()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
@@ -143,8 +156,14 @@ class Engine:
                 logger.exception("engine %s failed", job.__name__)
 
     async def _beat(self) -> None:
+        before = set(self._homes)
         self._homes = await self.loop.db(homes.heartbeat, self.worker_id, ttl=self.config["worker_ttl"])
+        for account_id in await self.loop.db(homes.streams_to_take, self.worker_id):
+            if await self.loop.db(homes.claim, account_id, self.worker_id) == self.worker_id:
+                self._homes.add(account_id)
         await self.sessions.close_idle(self.config["session_idle"], keep=self._homes.__contains__)
+        if self._homes != before and self.streamer is not None:
+            await self.streamer.relist()  # streams follow the homes at once, not at the next re-list
 
     async def _scan(self) -> None:
         for operation_id, account_id in await self.loop.db(homes.due_work, self.worker_id):

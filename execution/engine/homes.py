@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from execution.accounts.models import TradingAccount
 from execution.engine.models import AccountHome, EngineWorker
 from execution.orders.models import Operation
 
@@ -89,6 +90,21 @@ def due_work(worker_id: str, *, limit: int = 500) -> list[tuple[int, int]]:
     )
     rows = Operation.objects.filter(due | abandoned).filter(ours).order_by("priority", "pk")
     return list(rows.values_list("pk", "account_id")[:limit])
+
+
+def streams_to_take(worker_id: str) -> list[int]:
+    """Set-up accounts without a live home that this worker should take, so that they are streamed
+    (figures, book, prices) even with no operation: up to its fair share of all set-up accounts
+    among the live workers."""
+    now = timezone.now()
+    alive = alive_workers(now)
+    streamable = TradingAccount.objects.filter(connection_state__in=TradingAccount.SET_UP_STATES)
+    workers = max(EngineWorker.objects.filter(alive_until__gt=now).count(), 1)
+    room = -(-streamable.count() // workers) - AccountHome.objects.filter(worker_id=worker_id).count()
+    if room <= 0:
+        return []
+    homeless = streamable.filter(Q(home__isnull=True) | ~Q(home__worker_id__in=alive))
+    return list(homeless.order_by("pk").values_list("pk", flat=True)[:room])
 
 
 def forget_dead_workers(older_than: timedelta = timedelta(days=1)) -> int:

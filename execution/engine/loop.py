@@ -14,7 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import close_old_connections
+
+from core.blocking import register_pool, run_blocking
 
 T = TypeVar("T")
 
@@ -24,6 +25,7 @@ class EngineLoop:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
         self._db_pool = ThreadPoolExecutor(max_workers=db_threads, thread_name_prefix="ttmt-engine-db")
+        register_pool(self.loop, self._db_pool)  # what runs on this loop blocks on this pool
         self._thread = threading.Thread(target=self._run, name="ttmt-engine-loop", daemon=True)
         self._thread.start()
 
@@ -51,12 +53,7 @@ class EngineLoop:
 
     async def db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking ``function`` (the ORM) on the database pool; its result."""
-
-        def job() -> T:
-            close_old_connections()
-            return function(*args, **kwargs)
-
-        return await self.loop.run_in_executor(self._db_pool, job)
+        return await run_blocking(function, *args, **kwargs)
 
 
 _loop: EngineLoop | None = None

@@ -22,12 +22,14 @@ streams by itself):
 A failed connection, an ended stream, or a link down for ``relink_after`` seconds (the gateway did
 not recover by itself) is retried after the Connection retry profile's delay
 (``DEFAULT_PROFILES["connection"]`` + ``next_delay``; past its retries, its maximum delay, forever).
-Each account task runs its database work on a thread of its own (``ThreadSensitiveContext``). The
+Each account task runs its database work on the engine's pool (or, off the engine, on a thread of its
+own: ``ThreadSensitiveContext``). The
 book is read through the driver (the simulated broker's as its stream sees it: faults injected for
 operations are left to them). The latest book and link state are cached for the sockets' snapshots.
 
-Where it runs: inside the server in the embedded default (``execution.embedded``); with REDIS_URL, as
-its own process, ``manage.py stream_accounts`` (one is enough; two only duplicate pushes).
+Where it runs: in the engine of each execution worker (``execution.engine``), for the accounts homed
+there, on the account's broker session (the one its operations use, ``sessions``): an account's
+operations and its stream live in one process. The engine gives every streamable account a home.
 """
 
 import asyncio
@@ -37,11 +39,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from asgiref.sync import ThreadSensitiveContext
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from core.blocking import on_a_pool, run_blocking
 from execution.accounts.models import TradingAccount
 from execution.broker.connector import StreamDriver
 from execution.broker.gateways.base import (
@@ -59,6 +61,7 @@ from execution.broker.gateways.base import (
     PriceTick,
 )
 from execution.broker.registry import connector_for, gateway_for
+from execution.broker.sessions import BrokerSessions
 from execution.live.events import account_data, order_data, position_data
 from execution.live.publishing import push
 from execution.live.snapshot import MAX_BOOK, remember_book
@@ -96,7 +99,7 @@ def _streamable_accounts() -> dict[int, tuple[int, int]]:
 def _load(account_id: int) -> TradingAccount | None:
     return (
         TradingAccount.objects.filter(pk=account_id, connection_state__in=TradingAccount.SET_UP_STATES)
-        .select_related("platform")
+        .select_related("platform", "credential")
         .first()
     )
 
@@ -126,20 +129,29 @@ def _save_figures(account_id: int, info) -> TradingAccount | None:
 
 
 class Streamer:
+    """``sessions``: stream on these broker sessions (shared with the operations) instead of a gateway
+    of its own from ``gateway_factory``; ``serves``: which streamable accounts are this streamer's
+    (default: all)."""
+
     def __init__(
         self,
         config: StreamConfig | None = None,
         *,
         gateway_factory: Callable[[TradingAccount], BrokerGateway] = gateway_for,
+        sessions: BrokerSessions | None = None,
+        serves: Callable[[int], bool] = lambda account_id: True,
         sleep: Callable[[float], Awaitable] = asyncio.sleep,
         profile: RetryProfile | None = None,
     ) -> None:
         self.config = config or StreamConfig.from_settings()
         self.gateway_factory = gateway_factory
+        self.sessions = sessions
+        self.serves = serves
         self.sleep = sleep
         self.profile = profile or DEFAULT_PROFILES["connection"]
         self.tasks: dict[int, asyncio.Task] = {}
         self.accounts: dict[int, tuple[int, int]] = {}
+        self._relisting = asyncio.Lock()
 
     # -- supervision ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -165,7 +177,12 @@ class Streamer:
             logger.exception("streaming: %s failed", step.__name__)
 
     async def relist(self) -> None:
-        self.accounts = await database_sync_to_async(_streamable_accounts)()
+        async with self._relisting:
+            await self._relist()
+
+    async def _relist(self) -> None:
+        streamable = await run_blocking(_streamable_accounts)
+        self.accounts = {pk: where for pk, where in streamable.items() if self.serves(pk)}
         for account_id in [pk for pk in self.tasks if pk not in self.accounts]:
             await self._stop(account_id)
         for account_id in self.accounts:
@@ -182,7 +199,7 @@ class Streamer:
     async def poll_safety(self) -> None:
         if self.accounts:
             platforms = {platform_id for _, platform_id in self.accounts.values()}
-            await database_sync_to_async(_poll_safety)(list(self.accounts), sorted(platforms))
+            await run_blocking(_poll_safety, list(self.accounts), sorted(platforms))
 
     async def _stop(self, account_id: int) -> None:
         task = self.tasks.pop(account_id, None)
@@ -198,19 +215,23 @@ class Streamer:
     # -- one account ------------------------------------------------------------------------------
     async def stream_account(self, account_id: int) -> None:
         """Follow the account until cancelled (or until it is no longer streamable)."""
+        if on_a_pool():  # the engine's loop: its pool does the database work
+            await self._stream_account(account_id)
+            return
         async with ThreadSensitiveContext():  # this account's sync work on a thread of its own
             try:
                 await self._stream_account(account_id)
             finally:  # this thread's database connection goes with it
-                await database_sync_to_async(connections.close_all)()
+                await run_blocking(connections.close_all)
 
     async def _stream_account(self, account_id: int) -> None:
         failures = 0
         while True:
-            account = await database_sync_to_async(_load)(account_id)
+            account = await run_blocking(_load, account_id)
             if account is None:
                 return
             follower = _AccountStream(self, account)
+            broken = True
             try:
                 await follower.connect()
                 failures = 0
@@ -219,12 +240,13 @@ class Streamer:
             except GatewayError as error:
                 reason = error.message
             except asyncio.CancelledError:
+                broken = False  # stopped: a shared session stays for the operations
                 raise
             except Exception as error:
                 logger.exception("streaming of account %s failed", account_id)
                 reason = f"{type(error).__name__}: {error}"
             finally:
-                await follower.close()
+                await follower.close(broken=broken)
             failures += 1
             delay = next_delay(self.profile, failures, Category.CONNECTION) or self.profile.max_delay
             await follower.link("down", f"{reason}; reconnecting in {delay:g} s")
@@ -251,7 +273,11 @@ class _AccountStream:
         self.profit_stale = False
 
     async def connect(self) -> None:
-        self.gateway = await database_sync_to_async(self.streamer.gateway_factory)(self.account)
+        sessions = self.streamer.sessions
+        if sessions is not None:
+            self.gateway = await sessions.gateway(self.account)
+            return
+        self.gateway = await run_blocking(self.streamer.gateway_factory, self.account)
         await self.gateway.connect()
 
     async def follow(self) -> None:
@@ -292,12 +318,18 @@ class _AccountStream:
             with contextlib.suppress(Exception):
                 await stream.aclose()
 
-    async def close(self) -> None:
+    async def close(self, *, broken: bool) -> None:
+        """Stop following; a gateway of its own is disconnected, a shared session only when
+        ``broken`` (the stream failed: the next use opens a new one)."""
         if self.runner is not None:
             self.runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.runner
-        if self.gateway is not None:
+        sessions = self.streamer.sessions
+        if sessions is not None:
+            if broken:
+                await sessions.drop(self.account_id)
+        elif self.gateway is not None:
             with contextlib.suppress(Exception):
                 await self.gateway.disconnect()
 
@@ -319,11 +351,11 @@ class _AccountStream:
 
     async def link(self, state: str, reason: str) -> None:
         link = {"state": state, "reason": reason}
-        await database_sync_to_async(remember_book)(self.account_id, link=link)
+        await run_blocking(remember_book, self.account_id, link=link)
         push(self.organization_id, {"type": "link", "account_id": self.account_id, **link})
 
     async def _figures(self, info) -> None:
-        await database_sync_to_async(_save_figures)(self.account_id, info)
+        await run_blocking(_save_figures, self.account_id, info)
 
     @staticmethod
     def _now() -> float:
@@ -379,9 +411,7 @@ class _AccountStream:
         if changed_positions or changed_orders or (positions and orders):
             # the snapshots' copy first (a browser resyncing right after the push sees this book),
             # refreshed on every full read (it expires soon after the streaming stops)
-            await database_sync_to_async(remember_book)(
-                self.account_id, positions=self.positions, orders=self.orders
-            )
+            await run_blocking(remember_book, self.account_id, positions=self.positions, orders=self.orders)
         if changed_positions:
             event = {"type": "positions", "account_id": self.account_id, "positions": self.positions}
             push(self.organization_id, event)
@@ -389,8 +419,3 @@ class _AccountStream:
             push(
                 self.organization_id, {"type": "orders", "account_id": self.account_id, "orders": self.orders}
             )
-
-
-async def serve(stop: asyncio.Event | None = None, config: StreamConfig | None = None) -> None:
-    """Run the streaming until ``stop`` is set (the command's and the embedded server's entry)."""
-    await Streamer(config).run(stop)

@@ -48,6 +48,8 @@ from execution.safety.speed import Priority, Start
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)  # a run holds its claim this long at most without renewing it
 DROPS_SESSION = (Category.CONNECTION, Category.UNKNOWN)  # the session may be broken: open a new one
+# a call that failed so may have reached the broker: look it up before sending it again
+MAY_HAVE_BEEN_DONE = ("timeout", "connection_lost")
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,13 @@ class _Run:
                         f"The account's safety pause is {pause.state}.", retry_after, holds_place=False
                     )
                     return
-            if not await self._take_speed_slot():
+            started = await self._take_speed_slot()
+            if started is None:
                 return
-            permit, last, attempt = await self.db(self._admit)
+            permit, last, attempt = await self.db(self._admit, reclaim=started == "after_waiting")
+            if permit is None:  # cancelled while it waited for its slot
+                self.safety.speed.finish(self.account_key, str(self.op.pk))
+                return
             if isinstance(permit, Denied):
                 self.safety.speed.step_back(
                     self.account_key, str(self.op.pk), self.priority, order=self.op.pk
@@ -148,28 +154,34 @@ class _Run:
             remaining = (self.op.deadline - timezone.now()).total_seconds()
             if outcome.retry_in >= remaining:
                 return await self._give_up(f"{outcome.reason} No retry fits before the deadline.")
-            if not await self._wait(outcome.retry_in, outcome.reason):
+            if outcome.retry_in <= settings.TTMT_INLINE_WAIT_MAX:  # a short retry: still running
+                await asyncio.sleep(outcome.retry_in)
+            elif not await self._wait(outcome.retry_in, outcome.reason):
                 return
 
-    async def _take_speed_slot(self) -> bool:
-        """Wait for speed control to let this operation start (True), or stop: deadline (False)."""
+    async def _take_speed_slot(self) -> str | None:
+        """Wait for speed control to let this operation start: "at_once", or "after_waiting" (it was
+        WAITING meanwhile, to be claimed again); None: stop (the deadline passed, or cancelled)."""
         speed, op_id = self.safety.speed, str(self.op.pk)
         speed.enqueue(self.account_key, op_id, self.priority, order=self.op.pk)
-        waiting = False
+        waiting, waited = False, 0.0
         while True:
             decision = speed.try_start(self.account_key, op_id)
             if isinstance(decision, Start):
-                return not waiting or await self._claim_again(release_slot=True)
+                return "after_waiting" if waiting else "at_once"
             if timezone.now() >= self.op.deadline:
                 speed.finish(self.account_key, op_id)
-                if not waiting or await self._claim_again(release_slot=False):
+                if not waiting or await self._claim_again():
                     await self._give_up(await self._speed_deadline_reason())
-                return False
-            if not waiting:  # waiting behind others: cancellable until it starts
-                waiting = True
+                return None
+            if not waiting and (
+                decision.behind_others or waited + decision.seconds > settings.TTMT_INLINE_WAIT_MAX
+            ):
+                waiting = True  # waiting behind others, not just the gap: cancellable until it starts
                 reason = f"Waiting for speed control: {decision.reason}."
                 await self._save(state=Operation.WAITING, reason=reason, lease_until=None)
             await asyncio.sleep(decision.seconds)
+            waited += decision.seconds
 
     async def _speed_deadline_reason(self) -> str:
         pause = await self.db(self.safety.pause.status, self.account_key)
@@ -180,15 +192,15 @@ class _Run:
             f"({pause.state})."
         )
 
-    async def _claim_again(self, *, release_slot: bool) -> bool:
+    async def _claim_again(self) -> bool:
         """After a wait: take the operation back (False if it was cancelled meanwhile)."""
-        claimed = await self.db(_claim, self.op.pk, self.rt.worker_id, states=(Operation.WAITING,))
-        if claimed is None:
-            if release_slot:
-                self.safety.speed.finish(self.account_key, str(self.op.pk))
-            return False
-        self.op, self.account = claimed, claimed.account
-        return True
+        return await self.db(self._reclaim)
+
+    def _reclaim(self) -> bool:
+        claimed = _claim(self.op.pk, self.rt.worker_id, states=(Operation.WAITING,))
+        if claimed is not None:
+            self.op, self.account = claimed, claimed.account
+        return claimed is not None
 
     async def _wait_out_pause(self, reason: str, retry_after: float | None, *, holds_place: bool) -> bool:
         """The account or its platform is paused: fail if the operation asked to fail fast, else wait
@@ -241,9 +253,15 @@ class _Run:
                 return await self._finish(found)
         return await self._fail(reason)
 
-    def _admit(self) -> tuple[Permit | Denied, OperationAttempt | None, OperationAttempt | None]:
-        """In one database hop after the speed slot: the pause's permit, then the unresolved attempt
-        to settle first if there is one, else the new attempt, recorded before it is sent."""
+    def _admit(
+        self, *, reclaim: bool
+    ) -> tuple[Permit | Denied | None, OperationAttempt | None, OperationAttempt | None]:
+        """In one database hop after the speed slot (so that slots and sends keep their order): the
+        operation claimed again if it waited (None: cancelled meanwhile), the pause's permit, then
+        the unresolved attempt to settle first if there is one, else the new attempt, recorded
+        before it is sent."""
+        if reclaim and not self._reclaim():
+            return None, None, None
         permit = self.safety.pause.acquire(self.account_key)
         if isinstance(permit, Denied):
             return permit, None, None
@@ -300,7 +318,7 @@ class _Run:
     ) -> Outcome:
         classification = classify_gateway_error(error)
         category = classification.category
-        unknown_outcome = error.source == "transport" and error.string_code == "timeout"
+        unknown_outcome = error.source == "transport" and error.string_code in MAY_HAVE_BEEN_DONE
         if category in DROPS_SESSION or unknown_outcome:
             await self.rt.sessions.drop(self.account.pk)
         await self.db(self._feed_back, permit, category)
@@ -444,7 +462,7 @@ class _Run:
                 if not await self.db(Operation.objects.filter(pk=self.op.pk, state=Operation.WAITING).exists):
                     return False
                 self.safety.speed.keep(self.account_key, str(self.op.pk))
-        return await self._claim_again(release_slot=False)
+        return await self._claim_again()
 
     async def _save(self, **fields) -> None:
         def save() -> None:

@@ -52,6 +52,7 @@ class Start:
 class Wait:
     seconds: float
     reason: str
+    behind_others: bool = False  # queued behind another operation or the in-flight limit (not the gap)
 
 
 class UnknownTicket(LookupError):
@@ -123,9 +124,9 @@ class SpeedControl:
                 doc.queue[op_id] = (priority, seq, now)
             head = min(doc.queue, key=lambda op: doc.queue[op][:2])
             if head != op_id:
-                return Wait(cfg.poll_interval, f"queued behind {head}")
+                return Wait(cfg.poll_interval, f"queued behind {head}", behind_others=True)
             if len(doc.running) >= cfg.max_in_flight:
-                return Wait(cfg.poll_interval, f"{len(doc.running)} operations in flight")
+                return Wait(cfg.poll_interval, f"{len(doc.running)} operations in flight", behind_others=True)
             if doc.last_start is not None and now - doc.last_start < cfg.min_gap - _EPSILON:
                 return Wait(doc.last_start + cfg.min_gap - now, "minimum gap between operations")
             del doc.queue[op_id]

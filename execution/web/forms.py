@@ -5,7 +5,7 @@ import re
 from django import forms
 
 from execution.accounts.models import TradingAccount
-from execution.broker.faults import FaultSettings
+from execution.broker.faults import SCRIPTED_TRANSPORT_FAULTS, FaultSettings
 from orgs.models import Organization
 from platforms.models import TradePlatform
 from platforms.selectors import platforms_for
@@ -89,7 +89,7 @@ class FaultSettingsForm(forms.Form):
         required=False,
         label="Scripted errors",
         help_text="The next calls fail with these, in order, separated by commas: trade codes "
-        "(e.g. 10004, 10024) or timeout, timeout_after, not_connected.",
+        f"(e.g. 10004, 10024) or {', '.join(SCRIPTED_TRANSPORT_FAULTS)}.",
     )
     error_rate = forms.FloatField(
         min_value=0, max_value=1, initial=0, help_text="Probability (0 to 1) that a call fails."

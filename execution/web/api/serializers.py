@@ -3,7 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from execution.accounts.models import AccountSymbol, RiskSettings, SymbolOverride, TradingAccount
-from execution.broker.faults import FAULT_OPERATIONS
+from execution.broker.faults import FAULT_OPERATIONS, SCRIPTED_TRANSPORT_FAULTS
 from execution.orders.models import Operation, OperationAttempt
 
 
@@ -115,9 +115,12 @@ class SymbolResolutionSerializer(serializers.Serializer):
     matched_by = serializers.CharField()
 
 
+_TRANSPORT_FAULTS = ", ".join(repr(name) for name in SCRIPTED_TRANSPORT_FAULTS)
+
+
 class FaultSettingsSerializer(serializers.Serializer):
     """Simulated broker faults. ``scripted_errors``: the next calls fail with these codes in order
-    (MT5 codes such as 10004, 10024, or 'timeout', 'timeout_after', 'not_connected')."""
+    (MT5 codes such as 10004, 10024, or a transport fault: see ``SCRIPTED_TRANSPORT_FAULTS``)."""
 
     latency_seconds = serializers.FloatField(min_value=0, max_value=60, default=0)
     scripted_errors = serializers.ListField(child=serializers.JSONField(), default=list, max_length=1000)
@@ -129,9 +132,9 @@ class FaultSettingsSerializer(serializers.Serializer):
 
     def validate_scripted_errors(self, value):
         for item in value:
-            if not (isinstance(item, int) or item in ("timeout", "timeout_after", "not_connected")):
+            if not (isinstance(item, int) or item in SCRIPTED_TRANSPORT_FAULTS):
                 raise serializers.ValidationError(
-                    f"{item!r}: give a numeric code or 'timeout', 'timeout_after', 'not_connected'."
+                    f"{item!r}: give a numeric code or one of {_TRANSPORT_FAULTS}."
                 )
         return value
 

@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from execution.accounts.models import TradingAccount
 from execution.broker.faults import simulated_faults_set
 from execution.engine.engine import engine
+from execution.engine.models import AccountHome
 from execution.orders.accept import operation_cancel, order_place, position_close, submit
 from execution.orders.models import Operation
 from execution.safety.pause import PauseState
@@ -236,3 +238,21 @@ def test_a_stalled_broker_of_one_organization_does_not_hold_up_another(organizat
     assert not Operation.objects.filter(account=slow, state__in=Operation.TERMINAL).exists()
     assert Operation.objects.filter(account=slow, attempts__isnull=True).count() == 15  # still waiting
     assert engine().started
+
+
+# -- streaming in the home ----------------------------------------------------------------------------
+
+
+def test_the_engine_streams_each_account_in_its_home_on_the_session_its_operations_use(account, worker):
+    streamed_before = account.figures_at
+    wait_until(
+        lambda: TradingAccount.objects.get(pk=account.pk).figures_at != streamed_before,
+        what="the account's figures to be streamed",
+    )
+    # an account with no operation yet got a home, to be streamed there
+    assert AccountHome.objects.get(account=account).worker_id == engine().worker_id
+
+    (operation,) = finished([order_place(account=account, symbol="BTCUSD", side="buy", type="market")])
+
+    assert operation.state == "done" and operation.held_by == engine().worker_id
+    assert engine().sessions.opened == 1  # one broker session for the stream and the order

@@ -10,7 +10,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.core.management import call_command
 
 from execution.accounts.models import TradingAccount
 from execution.broker.faults import simulated_faults_set
@@ -266,9 +265,3 @@ async def test_the_safety_poll_moves_a_paused_account_to_testing_and_it_is_pushe
             assert status["level"] == "yellow"
             assert status["accounts"][0]["pause_state"] == "testing"
     assert await db(SafetyEvent.objects.filter(account=account, to_state="testing").exists)()
-
-
-def test_the_command_streams_for_a_while_and_stops(account):
-    call_command("stream_accounts", "--duration", "1.5", "--relist-every", "0.5")
-    saved = TradingAccount.objects.get(pk=account.pk)
-    assert saved.figures_at > account.figures_at

@@ -166,16 +166,25 @@ def test_a_close_waits_for_a_paused_account_instead_of_being_dropped(account, ru
     assert operation.pk != close.pk
 
 
-def test_an_unknown_outcome_is_looked_up_by_client_tag_before_sending_again(account, run_queued):
+@pytest.mark.parametrize(
+    "fault, category",
+    [
+        ("timeout_after", "transient"),  # the answer is lost
+        ("connection_lost_after", "connection"),  # the connection drops before it (MetaApi: -11 and kin)
+    ],
+)
+def test_an_unknown_outcome_is_looked_up_by_client_tag_before_sending_again(
+    account, run_queued, fault, category
+):
     # the order is executed, its answer lost (trading calls only: the price query before it answers)
-    simulated_faults_set(account=account, scripted_errors=["timeout_after"], applies_to="trading")
+    simulated_faults_set(account=account, scripted_errors=[fault], applies_to="trading")
     operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
     run_queued()
 
     operation.refresh_from_db()
     assert operation.state == "done", operation.reason
     assert operation.result["found_by_client_tag"] is True
-    assert list(operation.attempts.values_list("outcome_unknown", flat=True)) == [True]
+    assert list(operation.attempts.values_list("category", "outcome_unknown")) == [(category, True)]
     assert len(broker_positions(account)) == 1  # not two
 
 

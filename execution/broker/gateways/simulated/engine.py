@@ -86,6 +86,16 @@ def timeout_error(message: str = "no answer from the trade server in time") -> G
     return GatewayError(message, source="transport", string_code="timeout")
 
 
+def connection_lost_error(
+    message: str = "connection to the trade server lost during the call",
+) -> GatewayError:
+    return GatewayError(message, source="transport", string_code="connection_lost")
+
+
+# scripted faults of calls the server executes before the answer is lost: the error the caller sees
+LOST_AFTER_EXECUTION = {"timeout_after": timeout_error, "connection_lost_after": connection_lost_error}
+
+
 # --------------------------------------------------------------------------------------------------
 # Sessions and quotes
 # --------------------------------------------------------------------------------------------------
@@ -371,9 +381,9 @@ class SimulatedEngine:
                     outcome.value = operation(state, moment)
                 except GatewayError as error:
                     outcome.error = error
-                if fault == "timeout_after":  # executed, but the answer is lost
+                if fault in LOST_AFTER_EXECUTION:  # executed, but the answer is lost
                     outcome.value = None
-                    outcome.error = timeout_error()
+                    outcome.error = LOST_AFTER_EXECUTION[fault]()
             self._trim(state)
             self.store.save(account_key, state)
             cursor = state.event_seq if event_cursor is None else event_cursor
@@ -429,7 +439,7 @@ class SimulatedEngine:
     @staticmethod
     def _fault_error(code: int | str, faults: FaultSettings, platform: str) -> GatewayError | str:
         if isinstance(code, str):
-            if code == "timeout_after":
+            if code in LOST_AFTER_EXECUTION:
                 return code
             if code == "timeout":
                 return timeout_error()

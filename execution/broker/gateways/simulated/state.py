@@ -100,7 +100,7 @@ def from_jsonable(tp: Any, data: Any) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 FAULT_OPERATIONS = ("all", "trading", "queries")
-SCRIPTED_TRANSPORT_FAULTS = ("timeout", "timeout_after", "not_connected")
+SCRIPTED_TRANSPORT_FAULTS = ("timeout", "timeout_after", "connection_lost_after", "not_connected")
 
 
 @dataclass
@@ -111,7 +111,8 @@ class FaultSettings:
       it, so a caller's timeout leaves an unknown outcome; tests inject a fake sleep).
     * ``scripted_errors``: the next calls fail with these codes, in order (consumed as they fire). An entry
       is an int code (MT5 trade codes >= 10000 are translated for MT4 accounts) or 'timeout' (transport
-      timeout, not executed), 'timeout_after' (executed, then the answer is lost), 'not_connected'.
+      timeout, not executed), 'timeout_after' (executed, then the answer is lost), 'connection_lost_after'
+      (executed, then the connection drops before the answer), 'not_connected'.
     * ``error_rate`` / ``error_rate_code``: each call fails with that probability, drawn from a seeded RNG
       (``error_seed`` + ``error_draws`` so the sequence is reproducible and shared between processes).
     * ``disconnected``: every call raises a transport ``not_connected`` error until cleared.
