@@ -106,6 +106,7 @@ class _Run:
         self.safety = safety()
         self.profile = self.safety.profiles[self.kind.retry_profile]
         self.priority = Priority(self.op.priority)
+        self.session_opened = False  # whether the last broker call had its session open
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -325,7 +326,9 @@ class _Run:
         if category is Category.SUCCESS:  # e.g. "no changes": the broker already has what we asked
             await self.db(self._close_attempt, attempt, started, category=category, error=error)
             return Outcome(done=True, result={"code": error.code, "string_code": error.string_code})
-        delay = next_delay(self.profile, attempt.number, category, error.retry_after)
+        # a session that could not be opened is re-opened by the Connection profile
+        profile = self.profile if self.session_opened else self.safety.profiles["connection"]
+        delay = next_delay(profile, attempt.number, category, error.retry_after)
         await self.db(
             self._close_attempt,
             attempt,
@@ -377,11 +380,11 @@ class _Run:
         """``call`` on the account's session, opening it if needed, all within the call timeout. A
         timeout once the request may have been sent is an unknown outcome; before, nothing was sent."""
         timeout = settings.TTMT_BROKER_CALL_TIMEOUT
-        connected = False
+        connected = self.session_opened = False
         try:
             async with asyncio.timeout(timeout):
                 gateway = await self.rt.sessions.gateway(self.account)
-                connected = True
+                connected = self.session_opened = True
                 return await call(gateway)
         except TimeoutError:
             if not connected:

@@ -439,3 +439,28 @@ def test_query_reads_the_account_s_figures(account, run_queued):
         "leverage": str(info.leverage),
     }
     assert [a.category for a in operation.attempts.all()] == ["success"]
+
+
+def test_a_session_that_cannot_be_opened_is_retried_by_the_connection_profile(account, run_queued):
+    simulated_faults_set(account=account, disconnected=True)
+    operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
+    first = wait_until_attempt_finished(operation)
+    simulated_faults_set(account=account, disconnected=False)
+    run_queued()
+
+    operation.refresh_from_db()
+    assert operation.state == "done", operation.reason
+    assert list(operation.attempts.values_list("category", flat=True)) == ["connection", "success"]
+    # the Connection profile's first delay (2 s), not the order profile's (10 ms in these tests)
+    assert first.retry_in_ms == int(safety().profiles["connection"].initial_delay * 1000)
+    assert first.outcome_unknown is False  # nothing was sent: no look-up needed
+
+
+def wait_until_attempt_finished(operation, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        attempt = operation.attempts.filter(finished_at__isnull=False).first()
+        if attempt is not None:
+            return attempt
+        time.sleep(0.02)
+    raise AssertionError(f"no attempt of operation {operation.pk} finished")
