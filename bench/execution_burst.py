@@ -21,11 +21,18 @@ What it does, for each N:
   Throughput = finished / (last finished_at - first created_at); latency = first attempt's
   ``started_at`` - operation ``created_at`` (accepted -> gateway session starts), p50/p99.
   Failures and duplicates (positions at the simulated broker vs. done operations, by client tag).
-* The limit, in the same run: a bare asyncio loop in this process (no ORM: ``SimulatedEngine`` over
-  ``InMemoryStateStore``, ``SimulatedGateway(run_sync=run_inline)``) doing the same gateway calls
-  per order as the pipeline (connect, price, place_order, disconnect) with the same 20 ms latency,
-  under the same per-account bounds (<= 5 in flight, >= 200 ms between starts), every order accepted
-  at t0. Ratio = pipeline throughput / limit throughput.
+  CPU during the burst by process (workers, this process, PostgreSQL, Redis, RabbitMQ, other), also
+  in ms per finished order. The simulated broker calls the workers make, counted in the worker
+  processes by ``bench/gateway_calls.py`` (a ``sitecustomize`` shim on their ``PYTHONPATH``, counts
+  in Redis): sessions opened (connects) per order, and every call kind per order.
+* The limit, in the same run, after the burst: a bare asyncio loop in this process (no ORM:
+  ``SimulatedEngine`` over ``InMemoryStateStore``, ``SimulatedGateway(run_sync=run_inline)``) making
+  exactly the pipeline's measured broker calls of this run (``--limit-session measured``; or a fixed
+  ``per-order`` / ``per-account`` session plan, with a warning if the pipeline's connects differ),
+  with the same 20 ms latency, under the same per-account bounds (<= 5 in flight, >= 200 ms between
+  starts), every order accepted at t0. Its calls are counted too and compared with the pipeline's.
+  Ratio = pipeline throughput / limit throughput.
+* ``--broker rabbitmq``: Dramatiq on RabbitMQ (``RABBITMQ_URL``, a dedicated vhost re-created here).
 
 Then, workers stopped: the cost of one operation run serially here (wall, CPU, queries; the simulated
 broker's share). Results: a table on stdout and ``bench/results/execution_burst-<date>.json``.
@@ -54,11 +61,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gateway_calls  # noqa: E402 - bench/gateway_calls.py, next to this script
+
+LOCAL_CALLS = gateway_calls.LocalSink()  # this process's simulated broker calls (the limit, the cost)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ttmt_bench_exec"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 SAFETY_PREFIX = "ttmt:bench:safety:"
 DRAMATIQ_NAMESPACE = "dramatiq"  # the RedisBroker's default key prefix
+CALLS_PREFIX = "ttmt:bench:calls:"  # the simulated broker call counts (bench/gateway_calls.py)
+DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/ttmt_bench_exec"  # a dedicated vhost
 SERVER = "SimBroker-Demo"
 SYMBOL = "BTCUSD"  # crypto sessions: the market is open any day
 
@@ -68,11 +81,15 @@ SYMBOL = "BTCUSD"  # crypto sessions: the market is open any day
 # ------------------------------------------------------------------------------------------------
 
 
-def bench_environment(database_url: str, redis_url: str) -> dict[str, str]:
-    """The production-like environment of this process and of the workers (set before Django loads)."""
+def bench_environment(database_url: str, redis_url: str, rabbitmq_url: str | None) -> dict[str, str]:
+    """The production-like environment of this process and of the workers (set before Django loads).
+    ``RABBITMQ_URL`` is set for ``--broker rabbitmq`` and removed otherwise (Redis broker)."""
     from cryptography.fernet import Fernet
 
     env = dict(os.environ)
+    env.pop("RABBITMQ_URL", None)
+    if rabbitmq_url:
+        env["RABBITMQ_URL"] = rabbitmq_url
     env.update(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
@@ -111,14 +128,67 @@ def redis_client(redis_url: str):
 
 
 def flush_owned_keys(redis_url: str) -> int:
-    """Delete only this benchmark's keys (Dramatiq's namespace and the bench safety prefix) in its db."""
+    """Delete only this benchmark's keys (Dramatiq's namespace, the bench safety prefix and the call
+    counts) in its db."""
     client = redis_client(redis_url)
     deleted = 0
-    for pattern in (f"{DRAMATIQ_NAMESPACE}:*", f"{SAFETY_PREFIX}*"):
+    for pattern in (f"{DRAMATIQ_NAMESPACE}:*", f"{SAFETY_PREFIX}*", f"{CALLS_PREFIX}*"):
         keys = list(client.scan_iter(match=pattern, count=1000))
         for start in range(0, len(keys), 500):
             deleted += client.delete(*keys[start : start + 500])
     return deleted
+
+
+# RabbitMQ (``--broker rabbitmq``): a dedicated vhost, re-created before the run and purged after it,
+# through ``rabbitmqctl`` (this machine's node; no management plugin needed).
+
+
+def rabbitmq_vhost(rabbitmq_url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(rabbitmq_url).path[1:]) or "/"
+
+
+def rabbitmqctl(*args: str) -> str:
+    return subprocess.run(  # noqa: S603
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+
+
+def rabbitmq_queues(vhost: str) -> dict[str, dict[str, int]]:
+    """Queue name -> messages, consumers."""
+    out = rabbitmqctl("list_queues", "-p", vhost, "name", "messages", "consumers", "--no-table-headers")
+    queues = {}
+    for line in out.strip().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit():
+            queues[parts[0]] = {"messages": int(parts[1]), "consumers": int(parts[2])}
+    return queues
+
+
+def rabbitmq_purge(vhost: str, prefixes=("execution", "account_setup")) -> int:
+    """Purge the bench's queues in ``vhost`` (every queue of a dedicated vhost; only ``prefixes`` on '/')."""
+    purged = 0
+    for name, queue in rabbitmq_queues(vhost).items():
+        if vhost != "/" or name.startswith(prefixes):
+            if queue["messages"]:
+                rabbitmqctl("purge_queue", "-p", vhost, name)
+            purged += queue["messages"]
+    return purged
+
+
+def rabbitmq_prepare(rabbitmq_url: str) -> dict:
+    """A fresh dedicated vhost (fresh queues: ``max_priority`` cannot change on an existing queue), or,
+    on the shared default vhost '/', a purge of the bench's queues."""
+    vhost = rabbitmq_vhost(rabbitmq_url)
+    if vhost == "/":
+        return {"vhost": vhost, "purged_messages": rabbitmq_purge(vhost)}
+    existing = rabbitmqctl("list_vhosts", "name", "--no-table-headers").split()
+    if vhost in existing:
+        rabbitmqctl("delete_vhost", vhost)
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    return {"vhost": vhost, "recreated": True}
 
 
 class Workers:
@@ -156,6 +226,34 @@ class Workers:
 
     def master_pid(self) -> int:
         return int(self.pid_file.read_text().strip())
+
+    def wait_processes(self, timeout: float = 60.0) -> dict:
+        """Wait until the master has written its pid file and ``ps`` shows ``processes`` children."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the workers exited with {self.proc.returncode}; see {self.log_file}")
+            if self.pid_file.exists():
+                described = self.describe()
+                if described["worker_process_count"] >= self.processes:
+                    return described
+            time.sleep(0.2)
+        raise RuntimeError(f"the worker processes did not start in {timeout:.0f} s")
+
+    def wait_rabbitmq_consumers(self, vhost: str, timeout: float = 30.0) -> dict:
+        """Informative: the consumers on the ``execution`` queue (Dramatiq: one per worker process; a
+        different engine may consume differently). Waits up to ``timeout`` for ``processes``."""
+        deadline = time.monotonic() + timeout
+        queues: dict = {}
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the workers exited with {self.proc.returncode}; see {self.log_file}")
+            queues = rabbitmq_queues(vhost)
+            if queues.get("execution", {}).get("consumers", 0) >= self.processes:
+                break
+            time.sleep(1.0)
+        consumers = {name: q["consumers"] for name, q in queues.items()}
+        return {"expected_execution_consumers": self.processes, "consumers_by_queue": consumers}
 
     def wait_ready(self, redis_url: str, own_broker_id: str, timeout: float = 60.0) -> list[str]:
         """Wait until ``processes`` worker processes heartbeat on the Redis broker; their broker ids."""
@@ -229,9 +327,12 @@ def _pids_named(name: str) -> list[int]:
     return pids
 
 
+RABBITMQ_COMMANDS = ("beam.smp", "erl_child_setup", "inet_gethost", "epmd")  # the node, if it runs
+
+
 def cpu_snapshot(worker_pids: list[int]) -> dict:
-    """Cumulative CPU seconds: the whole machine (busy), this process, the workers, PostgreSQL, Redis
-    (per process id, so that a process that exits between two snapshots cannot make a delta negative)."""
+    """Cumulative CPU seconds: the whole machine (busy), this process, the workers, PostgreSQL, Redis,
+    RabbitMQ (per process id, so that a process that exits between two snapshots cannot make a delta negative)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]
     return {
@@ -241,6 +342,7 @@ def cpu_snapshot(worker_pids: list[int]) -> dict:
         "workers": {pid: _pid_cpu(pid) for pid in worker_pids},
         "postgresql": {pid: _pid_cpu(pid) for pid in _pids_named("postgres")},
         "redis": {pid: _pid_cpu(pid) for pid in _pids_named("redis-server")},
+        "rabbitmq": {pid: _pid_cpu(pid) for name in RABBITMQ_COMMANDS for pid in _pids_named(name)},
     }
 
 
@@ -273,12 +375,33 @@ def cpu_delta(before: dict, after: dict) -> dict[str, float]:
         else:
             delta[key] = value - before[key]
     wall = delta.pop("wall")
-    ours = delta["bench_process"] + delta["workers"] + delta["postgresql"] + delta["redis"]
+    workers = {
+        pid: round(max(0.0, cpu - before["workers"].get(pid, 0.0)), 2)
+        for pid, cpu in after["workers"].items()
+    }
+    ours = sum(delta[key] for key in ("bench_process", "workers", "postgresql", "redis", "rabbitmq"))
     delta["other_processes"] = max(0.0, delta["machine_busy"] - ours)
     result = {f"{key}_cpu_s": round(value, 2) for key, value in delta.items()}
+    result["workers_cpu_s_by_pid"] = workers
     result["wall_s"] = round(wall, 2)
     result["machine_busy_cores"] = round(delta["machine_busy"] / wall, 2) if wall else None
     return result
+
+
+CPU_GROUPS = (
+    "workers",
+    "bench_process",
+    "postgresql",
+    "redis",
+    "rabbitmq",
+    "other_processes",
+    "machine_busy",
+)
+
+
+def cpu_ms_per_order(cpu: dict, orders: int) -> dict[str, float | None]:
+    """Each group's CPU during the burst, in ms per finished order."""
+    return {g: round(cpu[f"{g}_cpu_s"] * 1000 / orders, 2) if orders else None for g in CPU_GROUPS}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -306,6 +429,26 @@ def ms(value: float | None) -> float | None:
 # ------------------------------------------------------------------------------------------------
 
 
+def forget_broker_connection(close: bool = False, reopen: bool = False) -> None:
+    """RabbitMQ only (a pika connection is per thread and not fork-safe; redis-py's pool is): in the
+    parent, ``close=True`` closes this thread's connection (the next enqueue opens a new one, or
+    ``reopen`` opens it now: one that did not idle past its heartbeat); in a forked child, drop the
+    inherited state without touching the parent's socket."""
+    import threading
+
+    import dramatiq
+
+    broker = dramatiq.get_broker()
+    if type(broker).__name__ != "RabbitmqBroker":
+        return
+    if close:
+        del broker.connection
+        if reopen:
+            broker.channel  # noqa: B018 - opens the connection and its channel
+    else:
+        broker.state, broker.connections, broker.channels = threading.local(), set(), set()
+
+
 def _setup_chunk(organization_id: int, platform_id: int, logins: list[int]) -> list[int]:
     """In a forked setup process: connect and set up accounts as the setup actor would."""
     from django.db import connections
@@ -316,6 +459,7 @@ def _setup_chunk(organization_id: int, platform_id: int, logins: list[int]) -> l
     from platforms.models import TradePlatform
 
     connections.close_all()  # never share the parent's connection
+    forget_broker_connection()  # nor its RabbitMQ connection (the parent closed it before forking)
     organization = Organization.objects.get(pk=organization_id)
     platform = TradePlatform.objects.get(pk=platform_id)
     ids = []
@@ -339,7 +483,8 @@ def _setup_chunk(organization_id: int, platform_id: int, logins: list[int]) -> l
     return ids
 
 
-def setup_accounts(n: int, label: str, setup_processes: int, redis_url: str) -> tuple[object, list, dict]:
+def setup_accounts(n: int, label: str, setup_processes: int) -> tuple[object, list, dict]:
+    import dramatiq
     from django.db import connections
 
     from accounts.models import User
@@ -361,6 +506,7 @@ def setup_accounts(n: int, label: str, setup_processes: int, redis_url: str) -> 
     workers = max(1, min(setup_processes, n))
     chunks = [logins[i::workers] for i in range(workers)]
     connections.close_all()
+    forget_broker_connection(close=True)
     if workers == 1:
         _setup_chunk(organization.pk, platform.pk, logins)
     else:
@@ -368,9 +514,9 @@ def setup_accounts(n: int, label: str, setup_processes: int, redis_url: str) -> 
             list(pool.map(_setup_chunk, [organization.pk] * workers, [platform.pk] * workers, chunks))
     setup_seconds = time.perf_counter() - started
     # account_connect enqueued setup messages on the (unconsumed) account_setup queue: we ran the
-    # setup ourselves, so drop them (our Redis db only).
-    client = redis_client(redis_url)
-    client.delete(f"{DRAMATIQ_NAMESPACE}:account_setup", f"{DRAMATIQ_NAMESPACE}:account_setup.msgs")
+    # setup ourselves, so drop them (our Redis db, or our RabbitMQ vhost).
+    forget_broker_connection(close=True)  # RabbitMQ: a fresh connection, idle during the setup
+    dramatiq.get_broker().flush("account_setup")
     accounts = list(
         TradingAccount.objects.select_related("platform").filter(platform=platform).order_by("pk")
     )
@@ -515,6 +661,7 @@ def operation_cost(accounts: list, count: int) -> dict:
             accept["wall"] += time.perf_counter() - wall
         accept["queries"] += len(captured)
     pipeline.run_operation(operations.pop(0).pk)  # warm-up (imports, caches, connections)
+    calls_before = LOCAL_CALLS.snapshot()
     original_call, original_open = SimulatedEngine.call, SimulatedEngine.open_account
     SimulatedEngine.call, SimulatedEngine.open_account = timed(original_call), timed(original_open)
     try:
@@ -526,6 +673,7 @@ def operation_cost(accounts: list, count: int) -> dict:
     finally:
         SimulatedEngine.call, SimulatedEngine.open_account = original_call, original_open
     n = len(operations)
+    calls = LOCAL_CALLS.snapshot() - calls_before
     return {
         "operations": n,
         "accept_wall_ms": round(accept["wall"] / len(accounts) * 1000, 1),
@@ -538,16 +686,98 @@ def operation_cost(accounts: list, count: int) -> dict:
         "simulator_wall_ms": round(simulator["wall"] / n * 1000, 1),
         "simulator_cpu_ms": round(simulator["cpu"] / n * 1000, 1),
         "simulator_queries": round(simulator["queries"] / n, 1),
+        "gateway_calls_per_op": per_order(calls, n),
     }
 
 
 # ------------------------------------------------------------------------------------------------
-# The limit: a bare asyncio loop, same gateway calls, same bounds
+# The limit: a bare asyncio loop, the pipeline's gateway calls, same bounds
 # ------------------------------------------------------------------------------------------------
+
+NOT_COMPARED = ("connect_reused", "disconnect_noop")  # no broker round trip: reported, not compared
+ORDER_KINDS = ("price", "place_order")  # a market order's own calls: once per order in the limit
+EXTRA_CALLS = {  # other calls the pipeline may make, replayed by the limit in its order sessions
+    "price": lambda gateway, tag: gateway.price(SYMBOL),
+    "account_information": lambda gateway, tag: gateway.account_information(),
+    "positions": lambda gateway, tag: gateway.positions(),
+    "orders": lambda gateway, tag: gateway.orders(),
+    "symbols": lambda gateway, tag: gateway.symbols(),
+    "symbol_spec": lambda gateway, tag: gateway.symbol_spec(SYMBOL),
+    "find_by_client_tag": lambda gateway, tag: gateway.find_by_client_tag(tag),
+    "history_deals": lambda gateway, tag: gateway.history_deals(
+        dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    ),
+}
+
+
+def spread(total: int, parts: int) -> list[int]:
+    """``total`` split over ``parts`` as evenly as possible (the first ones get the remainder)."""
+    base, extra = divmod(max(0, total), parts)
+    return [base + (i < extra) for i in range(parts)]
+
+
+def gateway_kinds(counts: Counter) -> Counter:
+    """The broker calls (gateway methods) of a count, without the engine's view and the no-ops."""
+    return Counter(
+        {
+            k: v
+            for k, v in counts.items()
+            if v and not k.startswith(gateway_calls.ENGINE_PREFIX) and k not in NOT_COMPARED
+        }
+    )
+
+
+def per_order(counts: Counter, orders: int) -> dict[str, float]:
+    return {k: round(v / orders, 3) for k, v in sorted(counts.items())} if orders else {}
+
+
+def limit_plan(mode: str, n: int, k: int, pipeline_calls: Counter | None) -> dict:
+    """Which sessions and calls the limit makes. ``per-order``: a session (connect ... disconnect) per
+    order, ``per-account``: one per account for all its orders; ``measured``: exactly the pipeline's
+    counts of this run (its sessions and disconnects spread over the accounts, its calls other than
+    one price and one place_order per order replayed in the orders' sessions)."""
+    if mode == "per-order":
+        return {"mode": mode, "sessions": [k] * n, "disconnects": [k] * n, "extra_calls": {}}
+    if mode == "per-account":
+        return {"mode": mode, "sessions": [1] * n, "disconnects": [1] * n, "extra_calls": {}}
+    calls = gateway_kinds(pipeline_calls or Counter())
+    extras, not_replayed = {}, {}
+    for kind, count in sorted(calls.items()):
+        if kind in ("connect", "disconnect"):
+            continue
+        extra = count - (n * k if kind in ORDER_KINDS else 0)
+        if extra > 0:
+            (extras if kind in EXTRA_CALLS else not_replayed)[kind] = extra
+    return {
+        "mode": mode,
+        "sessions": spread(calls["connect"], n),
+        "disconnects": spread(calls["disconnect"], n),
+        "extra_calls": extras,
+        "not_replayed": not_replayed,
+    }
+
+
+def plan_summary(plan: dict) -> dict:
+    return {
+        "mode": plan["mode"],
+        "sessions": sum(plan["sessions"]),
+        "accounts_without_a_session_in_the_burst": plan["sessions"].count(0),
+        "disconnects": sum(plan["disconnects"]),
+        "extra_calls": plan["extra_calls"],
+        "not_replayed": plan.get("not_replayed", {}),
+    }
 
 
 async def _limit(
-    n: int, orders_per_account: int, latency: float, scope: str, max_in_flight: int, gap: float, seed
+    n: int,
+    orders_per_account: int,
+    latency: float,
+    scope: str,
+    max_in_flight: int,
+    gap: float,
+    seed,
+    plan: dict,
+    sink: gateway_calls.LocalSink,
 ) -> dict:
     from execution.broker.gateways.base import OrderKind, OrderRequest, Side
     from execution.broker.gateways.simulated import (
@@ -562,8 +792,11 @@ async def _limit(
 
     engine = SimulatedEngine(InMemoryStateStore(), seed=seed)
     keys = [f"limit-{i}" for i in range(n)]
-    for key in keys:
-        engine.open_account(key, server=SERVER, balance=Decimal(10000), platform="mt5", fault_group="bench")
+    with sink.paused():
+        for key in keys:
+            engine.open_account(
+                key, server=SERVER, balance=Decimal(10000), platform="mt5", fault_group="bench"
+            )
     faults = FaultSettings(latency_seconds=latency, applies_to="all")
     if scope == "platform":
         engine.set_faults(platform_scope("bench"), faults)
@@ -576,21 +809,59 @@ async def _limit(
     finishes: list[float] = []
     sessions: list[float] = []
     errors: list[str] = []
+    total = n * orders_per_account
+    extra_total = {kind: count for kind, count in plan["extra_calls"].items() if count}
+    left_open: list = []  # sessions the plan does not disconnect in the burst (closed after it, uncounted)
 
-    async def one_order(key: str, number: int, slots: asyncio.Semaphore, accepted: float) -> None:
+    def new_gateway(key: str):
+        return SimulatedGateway(engine, key, server=SERVER, platform="mt5", run_sync=run_inline)
+
+    def extras_for(index: int) -> list[str]:
+        """The extra calls of the order with this global index (round-robin order, as accepted)."""
+        return [
+            kind
+            for kind, count in extra_total.items()
+            for _ in range((index + 1) * count // total - index * count // total)
+        ]
+
+    class Session:
+        def __init__(self, gateway, size: int, connected=None) -> None:
+            self.gateway, self.left, self.connecting = gateway, size, connected
+
+    async def close(session: Session, budget: list[int]) -> None:
+        if budget[0] > 0:
+            budget[0] -= 1
+            await session.gateway.disconnect()
+        else:
+            left_open.append(session.gateway)
+
+    async def one_order(key, number, index, session, budget, slots, accepted) -> None:
         started = loop.time()
         latencies.append(started - accepted)  # accepted -> the gateway session starts
-        gateway = SimulatedGateway(engine, key, server=SERVER, platform="mt5", run_sync=run_inline)
+        gateway = session.gateway
         try:
-            await gateway.connect()
             try:
+                if session.connecting is None:  # the session's first order connects, inline
+                    session.connecting = loop.create_future()
+                    try:
+                        await gateway.connect()
+                    except BaseException as error:
+                        session.connecting.set_exception(error)
+                        raise
+                    session.connecting.set_result(None)
+                else:
+                    await session.connecting  # done already unless its first order is connecting
+                for kind in extras_for(index):
+                    await EXTRA_CALLS[kind](gateway, f"lim-{key}-{number}")
                 quote = await gateway.price(SYMBOL)
                 assert quote.ask > 0
                 await gateway.place_order(
                     OrderRequest(SYMBOL, Side.BUY, OrderKind.MARKET, volume, client_tag=f"lim-{key}-{number}")
                 )
             finally:
-                await gateway.disconnect()
+                session.left -= 1
+                if session.left == 0:
+                    await close(session, budget)
         except Exception as error:  # noqa: BLE001 - counted as a failure
             errors.append(f"{type(error).__name__}: {error}")
         finally:
@@ -599,24 +870,49 @@ async def _limit(
             finishes.append(now)
             slots.release()
 
-    async def account_driver(key: str, accepted: float) -> None:
+    # Each account's sessions: the orders split into contiguous groups, one session per group. An
+    # account with no session in the plan uses one opened before t0 (it existed before the burst).
+    plans = []
+    for i, key in enumerate(keys):
+        count, budget = plan["sessions"][i], [plan["disconnects"][i]]
+        if count == 0:
+            gateway = new_gateway(key)
+            with sink.paused():
+                await gateway.connect()
+            opened = loop.create_future()
+            opened.set_result(None)
+            groups, empty = [Session(gateway, orders_per_account, opened)], 0
+        else:
+            sizes = spread(orders_per_account, min(count, orders_per_account))
+            groups, empty = [Session(new_gateway(key), size) for size in sizes], count - len(sizes)
+        by_order = [session for session in groups for _ in range(session.left)]
+        plans.append((key, by_order, empty, budget))
+
+    async def account_driver(i: int, key: str, by_order: list, empty: int, budget, accepted) -> None:
         """Start this account's orders in order: <= max_in_flight at once, >= gap between starts."""
+        for _ in range(empty):  # more sessions than orders: the extra ones carry no order
+            gateway = new_gateway(key)
+            await gateway.connect()
+            await close(Session(gateway, 0), budget)
         slots = asyncio.Semaphore(max_in_flight)
         last_start: float | None = None
         tasks = []
-        for number in range(orders_per_account):
+        for number, session in enumerate(by_order):
             await slots.acquire()
             if last_start is not None and (pause := last_start + gap - loop.time()) > 0:
                 await asyncio.sleep(pause)
             last_start = loop.time()
-            tasks.append(asyncio.create_task(one_order(key, number, slots, accepted)))
+            index = number * n + i
+            tasks.append(asyncio.create_task(one_order(key, number, index, session, budget, slots, accepted)))
         await asyncio.gather(*tasks)
 
     accepted = loop.time()  # the whole burst is accepted at once
-    await asyncio.gather(*(account_driver(key, accepted) for key in keys))
+    await asyncio.gather(*(account_driver(i, *account, accepted) for i, account in enumerate(plans)))
     span = max(finishes) - accepted
+    with sink.paused():
+        for gateway in left_open:
+            await gateway.disconnect()
     positions = sum(len(engine.load_account(key).positions) for key in keys)
-    total = n * orders_per_account
     return {
         "operations": total,
         "failures": len(errors),
@@ -628,13 +924,17 @@ async def _limit(
         "latency_p99_ms": ms(percentile(latencies, 99)),
         "gateway_session_p50_ms": ms(percentile(sessions, 50)),
         "gateway_session_p99_ms": ms(percentile(sessions, 99)),
+        "sessions_left_open_in_the_burst": len(left_open),
     }
 
 
-def limit_run(n: int, orders_per_account: int, latency: float, scope: str) -> dict:
+def limit_run(
+    n: int, orders_per_account: int, latency: float, scope: str, plan: dict, sink: gateway_calls.LocalSink
+) -> dict:
     from django.conf import settings
 
     speed = settings.TTMT_SAFETY["speed"]
+    before = sink.snapshot()
     started = time.process_time()
     result = asyncio.run(
         _limit(
@@ -645,10 +945,44 @@ def limit_run(n: int, orders_per_account: int, latency: float, scope: str) -> di
             speed["max_in_flight"],
             speed["min_gap"],
             settings.TTMT_SIMULATOR_SEED,
+            plan,
+            sink,
         )
     )
-    result["cpu_seconds"] = round(time.process_time() - started, 2)
+    cpu = time.process_time() - started
+    calls = sink.snapshot() - before
+    result["cpu_seconds"] = round(cpu, 2)
+    result["cpu_ms_per_order"] = round(cpu * 1000 / result["operations"], 2)
+    result["plan"] = plan_summary(plan)
+    result["gateway_calls"] = dict(sorted(calls.items()))
+    result["gateway_calls_per_order"] = per_order(calls, result["operations"])
     return result
+
+
+def honesty(pipeline_calls: Counter, limit_calls: Counter, mode: str, n: int, k: int, failures: int) -> dict:
+    """Does the limit make exactly the pipeline's broker calls? Warnings when not."""
+    p, q = gateway_kinds(pipeline_calls), gateway_kinds(limit_calls)
+    mismatches = {
+        kind: {"pipeline": p[kind], "limit": q[kind]}
+        for kind in sorted(set(p) | set(q))
+        if p[kind] != q[kind]
+    }
+    warnings = []
+    if not p:
+        warnings.append("no broker calls were counted in the workers: did their sitecustomize shim load?")
+    if mismatches:
+        text = ", ".join(f"{kind} {m['pipeline']} vs {m['limit']}" for kind, m in mismatches.items())
+        warnings.append(
+            f"the limit's broker calls differ from the pipeline's (pipeline vs limit): {text}"
+            + (f"; the pipeline had {failures} failed operations" if failures else "")
+        )
+    expected = {"per-order": n * k, "per-account": n}.get(mode)
+    if expected is not None and p["connect"] != expected:
+        warnings.append(
+            f"--limit-session {mode} expects {expected} connects; the pipeline opened {p['connect']} "
+            f"({round(p['connect'] / (n * k), 3)} per order): use --limit-session measured"
+        )
+    return {"honest": not warnings, "mismatches": mismatches, "warnings": warnings}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -658,6 +992,11 @@ def limit_run(n: int, orders_per_account: int, latency: float, scope: str) -> di
 
 def ratio(a, b) -> float | None:
     return None if not a or not b else round(a / b, 3)
+
+
+def calls_text(calls: dict[str, float]) -> str:
+    short = {"connect": "conn", "disconnect": "disc", "place_order": "place", "price": "price"}
+    return " ".join(f"{short.get(k, k)} {v:g}" for k, v in calls.items()) or "-"
 
 
 def print_table(rows: list[dict]) -> None:
@@ -670,21 +1009,57 @@ def print_table(rows: list[dict]) -> None:
     for r in rows:
         p, lim = r["pipeline"], r["limit"]
         print(
-            f"{r['accounts']:>5} {r['orders_per_account']:>2} {p['operations']:>5} {p['throughput_ops_s']:>8}"
-            f" {p['latency_p50_ms']:>8} {p['latency_p99_ms']:>8} {p['failures']:>4} {p['duplicates']:>3}"
+            f"{r['accounts']:>5} {r['orders_per_account']:>2} {p['operations']:>5} {p['throughput_ops_s']!s:>8}"
+            f" {p['latency_p50_ms']!s:>8} {p['latency_p99_ms']!s:>8} {p['failures']:>4} {p['duplicates']:>3}"
             f" | {lim['throughput_ops_s']:>9} {lim['latency_p50_ms']:>8} {lim['latency_p99_ms']:>8}"
             f" | {r['ratio_throughput']!s:>6} {r['ratio_latency_p50']!s:>6} {r['ratio_latency_p99']!s:>6}"
         )
+    print("ratio = pipeline / limit (throughput: higher is better; p50 x, p99 x: latency multiples)")
+    print()
+    header = (
+        f"{'N':>5} {'conn/order':>10} | CPU ms/order: {'workers':>7} {'accept':>6} {'pg':>5} {'redis':>5}"
+        f" {'rmq':>5} {'other':>5} {'limit':>5} | honest | broker calls per order (pipeline)"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        p, lim, c = r["pipeline"], r["limit"], r["pipeline"]["cpu_ms_per_order"]
+        print(
+            f"{r['accounts']:>5} {p['connects']['per_order']!s:>10} |               {c['workers']!s:>7}"
+            f" {c['bench_process']!s:>6} {c['postgresql']!s:>5} {c['redis']!s:>5} {c['rabbitmq']!s:>5}"
+            f" {c['other_processes']!s:>5} {lim['cpu_ms_per_order']!s:>5} | {'yes' if r['limit_honesty']['honest'] else 'NO':>6}"
+            f" | {calls_text(gateway_kinds_per_order(p))}"
+        )
+    print("conn = simulated gateway sessions opened by the workers; accept = this process; honest: the limit")
+    print("made exactly the pipeline's broker calls (see the warnings above otherwise)")
+
+
+def gateway_kinds_per_order(pipeline: dict) -> dict[str, float]:
+    return per_order(gateway_kinds(Counter(pipeline["gateway_calls"])), pipeline["operations"])
+
+
+def connects_figures(calls: Counter, n: int, operations: int) -> dict:
+    total = calls["connect"]
+    return {
+        "total": total,
+        "per_order": round(total / operations, 3) if operations else None,
+        "per_account": round(total / n, 3),
+        "reused_per_order": round(calls["connect_reused"] / operations, 3) if operations else None,
+        # the target: an account's first order opens its session, the next ones reuse it
+        "after_the_first_per_order": round(max(0, total - n) / (operations - n), 3)
+        if operations > n
+        else None,
+    }
 
 
 def one_size(args, workers: Workers, index: int, n: int, k: int) -> tuple[dict, list]:
-    """Set up N accounts, run the limit and the pipeline burst for them; the table row and the accounts."""
+    """Set up N accounts, run the pipeline burst and the limit for them; the table row and the accounts."""
     from django.conf import settings
 
     from execution.broker.faults import simulated_faults_set
 
     print(f"\n== N={n} accounts x K={k} orders = {n * k} operations")
-    platform, accounts, setup = setup_accounts(n, f"n{n}-{index}", args.setup_processes, args.redis_url)
+    platform, accounts, setup = setup_accounts(n, f"n{n}-{index}", args.setup_processes)
     print(f"   setup: {n} accounts in {setup['setup_seconds']} s ({setup['setup_processes']} processes)")
     started = time.perf_counter()
     if args.latency_scope == "platform":
@@ -696,18 +1071,29 @@ def one_size(args, workers: Workers, index: int, n: int, k: int) -> tuple[dict, 
 
     quiet = wait_for_quiet_machine(args.quiet_wait, args.quiet_cores)
     print(f"   machine before: {quiet['busy_cores_before']} busy cores (waited {quiet['waited_s']} s)")
-    limit = limit_run(n, k, args.latency, args.latency_scope)
-    print(
-        f"   limit: {limit['throughput_ops_s']} ops/s, p50 {limit['latency_p50_ms']} ms, "
-        f"p99 {limit['latency_p99_ms']} ms, span {limit['span_seconds']} s, cpu {limit['cpu_seconds']} s"
-    )
+    forget_broker_connection(close=True, reopen=True)  # RabbitMQ: a fresh connection to enqueue on
 
+    counts = redis_client(args.redis_url)
     worker_pids = [workers.master_pid(), *workers.describe()["worker_pids"]]
+    gateway_calls.reset_counts(counts)
     load_before = os.getloadavg()
     cpu_before = cpu_snapshot(worker_pids)
     pipeline = pipeline_burst(platform, accounts, k, args.wait_timeout)
     pipeline["cpu"] = cpu_delta(cpu_before, cpu_snapshot(worker_pids))
     pipeline["cpu"]["loadavg_1m_before"] = round(load_before[0], 2)
+    pipeline["cpu"]["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+    other_cores = pipeline["cpu"]["other_processes_cpu_s"] / max(pipeline["cpu"]["wall_s"], 1e-9)
+    pipeline["cpu"]["other_processes_cores"] = round(other_cores, 2)
+    pipeline["cpu"]["machine_was_busy"] = other_cores > args.quiet_cores
+    pipeline["cpu_ms_per_order"] = cpu_ms_per_order(pipeline["cpu"], pipeline["finished"])
+    calls, by_pid = gateway_calls.read_counts(counts)
+    ops = pipeline["operations"]
+    pipeline["connects"] = connects_figures(calls, n, ops)
+    pipeline["gateway_calls"] = dict(sorted(calls.items()))
+    pipeline["gateway_calls_per_order"] = per_order(calls, ops)
+    pipeline["gateway_calls_by_process"] = {
+        pid: dict(sorted(gateway_kinds(c).items())) for pid, c in sorted(by_pid.items())
+    }
     print(
         f"   pipeline: {pipeline['throughput_ops_s']} ops/s, p50 {pipeline['latency_p50_ms']} ms, "
         f"p99 {pipeline['latency_p99_ms']} ms, span {pipeline['span_seconds']} s, "
@@ -715,15 +1101,44 @@ def one_size(args, workers: Workers, index: int, n: int, k: int) -> tuple[dict, 
         f"(done only: {pipeline['throughput_done_ops_s']} ops/s), "
         f"duplicates {pipeline['duplicates']}, gateway session p50 {pipeline['gateway_session_p50_ms']} ms"
     )
-    c = pipeline["cpu"]
+    c, m = pipeline["cpu"], pipeline["cpu_ms_per_order"]
     print(
         f"   cpu during the burst ({c['wall_s']} s, {os.cpu_count()} cores): machine busy "
         f"{c['machine_busy_cores']} cores; workers {c['workers_cpu_s']} s, this process (accept) "
         f"{c['bench_process_cpu_s']} s, PostgreSQL {c['postgresql_cpu_s']} s, Redis {c['redis_cpu_s']} s, "
-        f"other processes {c['other_processes_cpu_s']} s"
+        f"RabbitMQ {c['rabbitmq_cpu_s']} s, other processes {c['other_processes_cpu_s']} s"
     )
+    print(
+        f"   cpu ms per order: workers {m['workers']}, accept {m['bench_process']}, PostgreSQL "
+        f"{m['postgresql']}, Redis {m['redis']}, RabbitMQ {m['rabbitmq']}, other {m['other_processes']}"
+    )
+    print(
+        f"   broker calls per order (workers {sorted(by_pid)}): {calls_text(gateway_kinds_per_order(pipeline))}; "
+        f"sessions opened {calls['connect']} ({pipeline['connects']['per_order']} per order), "
+        f"reused {calls['connect_reused']}"
+    )
+    if pipeline["cpu"]["machine_was_busy"]:
+        print(
+            f"   WARNING: other processes used {round(other_cores, 2)} cores during the burst (load average "
+            f"{pipeline['cpu']['loadavg_1m_after']}): the machine was busy, the figures are distorted"
+        )
     if pipeline["failure_reasons"]:
         print(f"   failure reasons: {pipeline['failure_reasons']}")
+
+    plan = limit_plan(args.limit_session, n, k, calls)
+    limit_quiet = wait_for_quiet_machine(args.quiet_wait, args.quiet_cores)
+    limit = limit_run(n, k, args.latency, args.latency_scope, plan, LOCAL_CALLS)
+    limit["machine_before"] = limit_quiet
+    print(
+        f"   limit ({plan['mode']}: {sum(plan['sessions'])} sessions): {limit['throughput_ops_s']} ops/s, "
+        f"p50 {limit['latency_p50_ms']} ms, p99 {limit['latency_p99_ms']} ms, span {limit['span_seconds']} s, "
+        f"cpu {limit['cpu_seconds']} s ({limit['cpu_ms_per_order']} ms per order)"
+    )
+    honest = honesty(calls, Counter(limit["gateway_calls"]), plan["mode"], n, k, pipeline["failures"])
+    for warning in honest["warnings"]:
+        print(f"   WARNING: {warning}")
+    if honest["honest"]:
+        print("   limit honest: it made exactly the pipeline's broker calls")
     row = {
         "accounts": n,
         "orders_per_account": k,
@@ -732,6 +1147,7 @@ def one_size(args, workers: Workers, index: int, n: int, k: int) -> tuple[dict, 
         "machine_before": quiet,
         "pipeline": pipeline,
         "limit": limit,
+        "limit_honesty": honest,
         "ratio_throughput": ratio(pipeline["throughput_ops_s"], limit["throughput_ops_s"]),
         "ratio_latency_p50": ratio(pipeline["latency_p50_ms"], limit["latency_p50_ms"]),
         "ratio_latency_p99": ratio(pipeline["latency_p99_ms"], limit["latency_p99_ms"]),
@@ -780,6 +1196,28 @@ def main() -> None:
     parser.add_argument("--setup-processes", type=int, default=2)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument(
+        "--broker",
+        choices=["redis", "rabbitmq"],
+        default="redis",
+        help="Dramatiq's broker: Redis (--redis-url), or RabbitMQ (RABBITMQ_URL=--rabbitmq-url for the "
+        "workers and this process; Redis still holds the safety state)",
+    )
+    parser.add_argument(
+        "--rabbitmq-url",
+        default=DEFAULT_RABBITMQ_URL,
+        help="with --broker rabbitmq; its vhost is deleted and re-created (on '/': the execution* and "
+        "account_setup* queues are purged instead)",
+    )
+    parser.add_argument(
+        "--limit-session",
+        choices=["measured", "per-order", "per-account"],
+        default="measured",
+        help="the limit's gateway sessions: measured = exactly the pipeline's broker calls of the same "
+        "run (default); per-order / per-account = fixed, with a warning when the pipeline differs",
+    )
+    parser.add_argument("--tag", default="", help="appended to the result file name, e.g. before-engine")
+    parser.add_argument("--note", default="", help="free text stored in the JSON (e.g. the run conditions)")
     parser.add_argument("--wait-timeout", type=float, default=180.0, help="max wait for one burst (s)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -788,14 +1226,22 @@ def main() -> None:
     if len(args.orders_per_account) != len(args.accounts):
         parser.error("--orders-per-account takes one value, or one per --accounts value")
 
-    env = bench_environment(args.database_url, args.redis_url)
+    rabbitmq_url = args.rabbitmq_url if args.broker == "rabbitmq" else None
+    env = bench_environment(args.database_url, args.redis_url, rabbitmq_url)
     if args.worker_timeout_ms is not None:
         env["dramatiq_worker_timeout"] = str(args.worker_timeout_ms)
+    for name in set(os.environ) - set(env):  # e.g. RABBITMQ_URL with --broker redis
+        del os.environ[name]
     os.environ.update({k: v for k, v in env.items() if k != "PATH"})
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
+    uptime_start = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    print(f"machine: {uptime_start}")
     print(f"database {args.database_url} (re-created), Redis {args.redis_url}, safety prefix {SAFETY_PREFIX}")
     flushed = flush_owned_keys(args.redis_url)
+    rabbitmq = rabbitmq_prepare(rabbitmq_url) if rabbitmq_url else None
+    if rabbitmq:
+        print(f"RabbitMQ {rabbitmq_url}: {rabbitmq}")
     migrate_seconds = recreate_database(args.database_url, env)
     print(f"database created and migrated in {migrate_seconds:.1f} s; {flushed} stale Redis keys removed")
 
@@ -806,12 +1252,20 @@ def main() -> None:
     from django.conf import settings
     from django.db import connection
 
+    gateway_calls.install(LOCAL_CALLS)
     broker = dramatiq.get_broker()
-    assert type(broker).__name__ == "RedisBroker", broker
+    expected_broker = {"redis": "RedisBroker", "rabbitmq": "RabbitmqBroker"}[args.broker]
+    if type(broker).__name__ != expected_broker:
+        raise SystemExit(
+            f"--broker {args.broker}: the settings built {type(broker).__name__}, not {expected_broker}"
+            + (" (do this commit's settings read RABBITMQ_URL? is pika installed?)" if rabbitmq_url else "")
+        )
     assert connection.vendor == "postgresql", connection.vendor
 
     workdir = Path(tempfile.mkdtemp(prefix="ttmt-bench-"))
-    workers = Workers(env, workdir, args.processes, args.threads)
+    # The workers count their simulated broker calls (a sitecustomize shim in workdir, see gateway_calls).
+    worker_env = {**env, **gateway_calls.worker_environment(workdir, args.redis_url)}
+    workers = Workers(worker_env, workdir, args.processes, args.threads)
     results: dict = {
         "command": " ".join([".venv/bin/python", "bench/execution_burst.py", *sys.argv[1:]]),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -819,12 +1273,19 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform_module.python_version(),
             "kernel": platform_module.release(),
+            "uptime_start": uptime_start,
         },
+        "note": args.note,
         "topology": {
             "database": connection.vendor,
             "database_url": args.database_url,
             "broker": f"{type(broker).__module__}.{type(broker).__name__}",
             "redis_url": args.redis_url,
+            "rabbitmq_url": rabbitmq_url,
+            "rabbitmq": rabbitmq,
+            "limit_session": args.limit_session,
+            "gateway_call_counting": "bench/gateway_calls.py via a PYTHONPATH sitecustomize in the workers; "
+            f"Redis hash {gateway_calls.REDIS_KEY}",
             "safety_prefix": SAFETY_PREFIX,
             "worker_command": " ".join(["manage.py", *workers.command[2:9]]),
             "django_debug": settings.DEBUG,
@@ -842,9 +1303,21 @@ def main() -> None:
     try:
         try:
             workers.start()
-            beating = workers.wait_ready(args.redis_url, broker.broker_id)
-            described = workers.describe()
-            results["topology"]["workers"] = {**described, "redis_heartbeat_worker_ids": beating}
+            if rabbitmq_url:
+                described = workers.wait_processes()
+                consumers = workers.wait_rabbitmq_consumers(rabbitmq["vhost"])
+                results["topology"]["workers"] = {**described, "rabbitmq": consumers}
+                found = consumers["consumers_by_queue"].get("execution", 0)
+                print(f"RabbitMQ consumers by queue: {consumers['consumers_by_queue']}")
+                if found != args.processes:
+                    print(
+                        f"   note: {found} consumers on the execution queue, {args.processes} expected with "
+                        "Dramatiq's consumer per process (informative only)"
+                    )
+            else:
+                beating = workers.wait_ready(args.redis_url, broker.broker_id)
+                described = workers.describe()
+                results["topology"]["workers"] = {**described, "redis_heartbeat_worker_ids": beating}
             print(f"workers: master {described['master_pid']}, worker processes {described['worker_pids']}")
             for line in described["ps"]:
                 print("   ", line)
@@ -866,11 +1339,16 @@ def main() -> None:
             print(f"   {cost}")
     finally:
         flush_owned_keys(args.redis_url)
+        if rabbitmq_url:
+            results["topology"]["rabbitmq_purged_after"] = rabbitmq_purge(rabbitmq["vhost"])
 
+    results["machine"]["uptime_end"] = subprocess.run(
+        ["uptime"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     print()
     print_table(rows)
-    print("ratio = pipeline / limit (throughput: higher is better; p50 x, p99 x: latency multiples)")
-    out = args.out or ROOT / "bench" / "results" / f"execution_burst-{dt.date.today().isoformat()}.json"
+    name = f"execution_burst-{dt.date.today().isoformat()}{'-' + args.tag if args.tag else ''}.json"
+    out = args.out or ROOT / "bench" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
