@@ -81,9 +81,13 @@ SYMBOL = "BTCUSD"  # crypto sessions: the market is open any day
 # ------------------------------------------------------------------------------------------------
 
 
-def bench_environment(database_url: str, redis_url: str, rabbitmq_url: str | None) -> dict[str, str]:
+def bench_environment(
+    database_url: str, redis_url: str, rabbitmq_url: str | None, *, streaming: bool = False
+) -> dict[str, str]:
     """The production-like environment of this process and of the workers (set before Django loads).
-    ``RABBITMQ_URL`` is set for ``--broker rabbitmq`` and removed otherwise (Redis broker)."""
+    ``RABBITMQ_URL`` is set for ``--broker rabbitmq`` and removed otherwise (Redis broker). The
+    workers' engines stream their accounts only with ``--streaming`` (the runs before the engine
+    had no streaming process: off, the figures compare)."""
     from cryptography.fernet import Fernet
 
     env = dict(os.environ)
@@ -101,6 +105,7 @@ def bench_environment(database_url: str, redis_url: str, rabbitmq_url: str | Non
         TTMT_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         TTMT_LOG_LEVEL="WARNING",
+        TTMT_ENGINE_STREAM="1" if streaming else "0",
         PATH=f"{Path(PYTHON).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     return env
@@ -626,26 +631,39 @@ def pipeline_burst(platform, accounts: list, orders_per_account: int, wait_timeo
 
 def operation_cost(accounts: list, count: int) -> dict:
     """One operation at a time, in this process, workers stopped: wall, CPU and queries of accepting
-    (``order_place``) and of running (``pipeline.run_operation``), and the simulated broker's share
-    (``SimulatedEngine.call``/``open_account``, whose state store is the database)."""
+    (``order_place``) and of running (``engine().run_now``: the engine's loop and database pool, as
+    in a worker), and the simulated broker's share (``SimulatedEngine.call``/``open_account``, whose
+    state store is the database). Queries are counted in every thread (the engine's pool runs them)."""
+    import threading
+
     from django.db import connection
+    from django.db.backends.utils import CursorWrapper
     from django.test.utils import CaptureQueriesContext
 
     from execution.broker.gateways.simulated.engine import SimulatedEngine
-    from execution.orders import pipeline
+    from execution.engine.engine import engine
     from execution.orders.accept import order_place
+
+    executed = {"queries": 0}
+    guard = threading.Lock()
+    original_execute = CursorWrapper._execute_with_wrappers
+
+    def counting_execute(self, *args, **kwargs):
+        with guard:
+            executed["queries"] += 1
+        return original_execute(self, *args, **kwargs)
 
     simulator = {"cpu": 0.0, "wall": 0.0, "queries": 0, "calls": 0}
 
     def timed(original):
         def wrapper(self, *args, **kwargs):
-            queries, cpu, wall = len(connection.queries), time.thread_time(), time.perf_counter()
+            queries, cpu, wall = executed["queries"], time.thread_time(), time.perf_counter()
             try:
                 return original(self, *args, **kwargs)
             finally:
                 simulator["cpu"] += time.thread_time() - cpu
                 simulator["wall"] += time.perf_counter() - wall
-                simulator["queries"] += len(connection.queries) - queries
+                simulator["queries"] += executed["queries"] - queries
                 simulator["calls"] += 1
 
         return wrapper
@@ -660,18 +678,19 @@ def operation_cost(accounts: list, count: int) -> dict:
             accept["cpu"] += time.process_time() - cpu
             accept["wall"] += time.perf_counter() - wall
         accept["queries"] += len(captured)
-    pipeline.run_operation(operations.pop(0).pk)  # warm-up (imports, caches, connections)
+    engine().run_now(operations.pop(0).pk)  # warm-up (imports, caches, connections)
     calls_before = LOCAL_CALLS.snapshot()
     original_call, original_open = SimulatedEngine.call, SimulatedEngine.open_account
     SimulatedEngine.call, SimulatedEngine.open_account = timed(original_call), timed(original_open)
+    CursorWrapper._execute_with_wrappers = counting_execute
     try:
-        with CaptureQueriesContext(connection) as captured:
-            cpu, wall = time.process_time(), time.perf_counter()
-            for operation in operations:
-                pipeline.run_operation(operation.pk)
-            run_cpu, run_wall = time.process_time() - cpu, time.perf_counter() - wall
+        cpu, wall = time.process_time(), time.perf_counter()
+        for operation in operations:
+            engine().run_now(operation.pk)
+        run_cpu, run_wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
         SimulatedEngine.call, SimulatedEngine.open_account = original_call, original_open
+        CursorWrapper._execute_with_wrappers = original_execute
     n = len(operations)
     calls = LOCAL_CALLS.snapshot() - calls_before
     return {
@@ -681,7 +700,7 @@ def operation_cost(accounts: list, count: int) -> dict:
         "accept_queries": round(accept["queries"] / len(accounts), 1),
         "run_wall_ms": round(run_wall / n * 1000, 1),
         "run_cpu_ms": round(run_cpu / n * 1000, 1),
-        "run_queries": round(len(captured) / n, 1),
+        "run_queries": round(executed["queries"] / n, 1),
         "simulator_calls": round(simulator["calls"] / n, 1),
         "simulator_wall_ms": round(simulator["wall"] / n * 1000, 1),
         "simulator_cpu_ms": round(simulator["cpu"] / n * 1000, 1),
@@ -1216,6 +1235,11 @@ def main() -> None:
         help="the limit's gateway sessions: measured = exactly the pipeline's broker calls of the same "
         "run (default); per-order / per-account = fixed, with a warning when the pipeline differs",
     )
+    parser.add_argument(
+        "--streaming",
+        action="store_true",
+        help="let the workers' engines stream their accounts too (live dashboard), as in production",
+    )
     parser.add_argument("--tag", default="", help="appended to the result file name, e.g. before-engine")
     parser.add_argument("--note", default="", help="free text stored in the JSON (e.g. the run conditions)")
     parser.add_argument("--wait-timeout", type=float, default=180.0, help="max wait for one burst (s)")
@@ -1227,7 +1251,7 @@ def main() -> None:
         parser.error("--orders-per-account takes one value, or one per --accounts value")
 
     rabbitmq_url = args.rabbitmq_url if args.broker == "rabbitmq" else None
-    env = bench_environment(args.database_url, args.redis_url, rabbitmq_url)
+    env = bench_environment(args.database_url, args.redis_url, rabbitmq_url, streaming=args.streaming)
     if args.worker_timeout_ms is not None:
         env["dramatiq_worker_timeout"] = str(args.worker_timeout_ms)
     for name in set(os.environ) - set(env):  # e.g. RABBITMQ_URL with --broker redis

@@ -249,6 +249,12 @@ TTMT_ENGINE = {
     "scan_every": float(os.environ.get("TTMT_ENGINE_SCAN_EVERY", "1")),
     "session_idle": float(os.environ.get("TTMT_ENGINE_SESSION_IDLE", "300")),
     "db_threads": int(os.environ.get("TTMT_ENGINE_DB_THREADS", "4")),
+    # operations past their speed slot at once (their broker call, its database work): a burst of
+    # thousands queues here instead of timing its own calls out; a stalled broker holds at most 5
+    # of them per account (speed control), each for at most the call timeout
+    "max_active": int(os.environ.get("TTMT_ENGINE_MAX_ACTIVE", "32")),
+    # stream the accounts homed here (live dashboard); 0 only where nobody watches (benchmarks)
+    "stream": os.environ.get("TTMT_ENGINE_STREAM", "1") == "1",
 }
 
 # Dramatiq: RabbitMQ in production (RABBITMQ_URL: per-message priorities, a close before waiting

@@ -52,7 +52,12 @@ class Engine:
 
     def _fresh_sessions(self) -> None:
         self.sessions = BrokerSessions()
-        self.runtime = pipeline.Runtime(worker_id=self.worker_id, sessions=self.sessions, db=self.loop.db)
+        self.runtime = pipeline.Runtime(
+            worker_id=self.worker_id,
+            sessions=self.sessions,
+            db=self.loop.db,
+            admission=asyncio.Semaphore(self.config["max_active"]),
+        )
 
     # -- from any thread ------------------------------------------------------------------------
     def offer(self, operation_id: int) -> None:
@@ -123,8 +128,11 @@ class Engine:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             await pubsub.subscribe(WAKE_CHANNEL + self.worker_id)
             self._background.append(asyncio.create_task(self._listen(pubsub)))
-        self.streamer = Streamer(sessions=self.sessions, serves=lambda account_id: account_id in self._homes)
-        self._background.append(asyncio.create_task(self.streamer.run()))
+        if self.config["stream"]:
+            self.streamer = Streamer(
+                sessions=self.sessions, serves=lambda account_id: account_id in self._homes
+            )
+            self._background.append(asyncio.create_task(self.streamer.run()))
         self._background.append(asyncio.create_task(self._every(self.config["heartbeat"], self._beat)))
         self._background.append(asyncio.create_task(self._every(self.config["scan_every"], self._scan)))
 
@@ -158,7 +166,8 @@ class Engine:
     async def _beat(self) -> None:
         before = set(self._homes)
         self._homes = await self.loop.db(homes.heartbeat, self.worker_id, ttl=self.config["worker_ttl"])
-        for account_id in await self.loop.db(homes.streams_to_take, self.worker_id):
+        to_stream = await self.loop.db(homes.streams_to_take, self.worker_id) if self.streamer else []
+        for account_id in to_stream:
             if await self.loop.db(homes.claim, account_id, self.worker_id) == self.worker_id:
                 self._homes.add(account_id)
         await self.sessions.close_idle(self.config["session_idle"], keep=self._homes.__contains__)

@@ -60,6 +60,7 @@ class Runtime:
     worker_id: str
     sessions: BrokerSessions
     db: Callable[..., Awaitable[Any]]
+    admission: asyncio.Semaphore  # operations past their speed slot at once in this process
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,16 @@ class _Run:
             started = await self._take_speed_slot()
             if started is None:
                 return
-            permit, last, attempt = await self.db(self._admit, reclaim=started == "after_waiting")
-            if permit is None:  # cancelled while it waited for its slot
-                self.safety.speed.finish(self.account_key, str(self.op.pk))
-                return
+            async with self.rt.admission:  # local work bounded: a burst never times itself out
+                permit, last, attempt = await self.db(self._admit, reclaim=started == "after_waiting")
+                if permit is None:  # cancelled while it waited for its slot
+                    self.safety.speed.finish(self.account_key, str(self.op.pk))
+                    return
+                if not isinstance(permit, Denied):
+                    try:
+                        outcome = await self._attempt(permit, last, attempt)
+                    finally:
+                        self.safety.speed.finish(self.account_key, str(self.op.pk))
             if isinstance(permit, Denied):
                 self.safety.speed.step_back(
                     self.account_key, str(self.op.pk), self.priority, order=self.op.pk
@@ -144,10 +151,6 @@ class _Run:
                 if not await self._wait_out_pause(reason, permit.retry_after, holds_place=True):
                     return
                 continue
-            try:
-                outcome = await self._attempt(permit, last, attempt)
-            finally:
-                self.safety.speed.finish(self.account_key, str(self.op.pk))
             if outcome.done:
                 return await self._finish(outcome.result)
             if outcome.retry_in is None:
