@@ -57,6 +57,7 @@ class Engine:
             sessions=self.sessions,
             db=self.loop.db,
             admission=asyncio.Semaphore(self.config["max_active"]),
+            nudges=pipeline.SlotNudges(),
         )
 
     # -- from any thread ------------------------------------------------------------------------

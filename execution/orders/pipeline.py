@@ -20,6 +20,7 @@ deadline passes first or it asked to fail fast (``fail_if_paused``).
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -61,6 +62,31 @@ class Runtime:
     sessions: BrokerSessions
     db: Callable[..., Awaitable[Any]]
     admission: asyncio.Semaphore  # operations past their speed slot at once in this process
+    nudges: "SlotNudges"
+
+
+SLOT_POLL = 1.0  # a waiter behind others looks again at least this often (a slot freed elsewhere)
+
+
+class SlotNudges:
+    """Wakes the operations of an account waiting behind others when one of its slots frees up, so
+    that waiters do not poll speed control (they run where the account's home is: here)."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+
+    async def wait(self, account_key: str, *, timeout: float) -> float:
+        """Until a nudge or ``timeout``; the seconds waited."""
+        event = self._events.setdefault(account_key, asyncio.Event())
+        started = time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+        return time.monotonic() - started
+
+    def nudge(self, account_key: str) -> None:
+        event = self._events.pop(account_key, None)
+        if event is not None:
+            event.set()
 
 
 @dataclass(frozen=True)
@@ -136,17 +162,18 @@ class _Run:
             async with self.rt.admission:  # local work bounded: a burst never times itself out
                 permit, last, attempt = await self.db(self._admit, reclaim=started == "after_waiting")
                 if permit is None:  # cancelled while it waited for its slot
-                    self.safety.speed.finish(self.account_key, str(self.op.pk))
+                    self._release_slot()
                     return
                 if not isinstance(permit, Denied):
                     try:
                         outcome = await self._attempt(permit, last, attempt)
                     finally:
-                        self.safety.speed.finish(self.account_key, str(self.op.pk))
+                        self._release_slot()
             if isinstance(permit, Denied):
                 self.safety.speed.step_back(
                     self.account_key, str(self.op.pk), self.priority, order=self.op.pk
                 )
+                self.rt.nudges.nudge(self.account_key)
                 reason = f"The account's safety pause is {permit.state}."
                 if not await self._wait_out_pause(reason, permit.retry_after, holds_place=True):
                     return
@@ -174,7 +201,7 @@ class _Run:
             if isinstance(decision, Start):
                 return "after_waiting" if waiting else "at_once"
             if timezone.now() >= self.op.deadline:
-                speed.finish(self.account_key, op_id)
+                self._release_slot()
                 if not waiting or await self._claim_again():
                     await self._give_up(await self._speed_deadline_reason())
                 return None
@@ -184,8 +211,15 @@ class _Run:
                 waiting = True  # waiting behind others, not just the gap: cancellable until it starts
                 reason = f"Waiting for speed control: {decision.reason}."
                 await self._save(state=Operation.WAITING, reason=reason, lease_until=None)
-            await asyncio.sleep(decision.seconds)
-            waited += decision.seconds
+            if decision.behind_others:  # woken when a slot of the account frees up (or polls)
+                waited += await self.rt.nudges.wait(self.account_key, timeout=SLOT_POLL)
+            else:
+                await asyncio.sleep(decision.seconds)
+                waited += decision.seconds
+
+    def _release_slot(self) -> None:
+        self.safety.speed.finish(self.account_key, str(self.op.pk))
+        self.rt.nudges.nudge(self.account_key)
 
     async def _speed_deadline_reason(self) -> str:
         pause = await self.db(self.safety.pause.status, self.account_key)
@@ -211,7 +245,7 @@ class _Run:
         (keeping its place in speed control when it has one) and return whether to go on."""
         if self.op.fail_if_paused:
             if holds_place:
-                self.safety.speed.finish(self.account_key, str(self.op.pk))
+                self._release_slot()
             wait = retry_after if retry_after is not None else 1.0
             await self._fail(
                 f"{reason} Not sent (fail fast was asked); the account tests again in {wait:.0f} s."
@@ -220,7 +254,7 @@ class _Run:
         wait = retry_after if retry_after is not None else 0.5  # a recovery test is in flight
         going_on = await self._wait(wait, f"{reason} Waiting for it to recover.", keep_ticket=holds_place)
         if not going_on and holds_place:
-            self.safety.speed.finish(self.account_key, str(self.op.pk))
+            self._release_slot()
         return going_on
 
     # -- one attempt ----------------------------------------------------------------------------
