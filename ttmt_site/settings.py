@@ -248,7 +248,7 @@ TTMT_ENGINE = {
     "worker_ttl": float(os.environ.get("TTMT_ENGINE_WORKER_TTL", "6")),
     "scan_every": float(os.environ.get("TTMT_ENGINE_SCAN_EVERY", "1")),
     "session_idle": float(os.environ.get("TTMT_ENGINE_SESSION_IDLE", "300")),
-    "db_threads": int(os.environ.get("TTMT_ENGINE_DB_THREADS", "4")),
+    "db_threads": int(os.environ.get("TTMT_ENGINE_DB_THREADS", "8")),
     # operations past their speed slot at once (their broker call, its database work): a burst of
     # thousands queues here instead of timing its own calls out; a stalled broker holds at most 5
     # of them per account (speed control), each for at most the call timeout
