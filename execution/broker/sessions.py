@@ -79,9 +79,6 @@ class BrokerSessions:
         for account_id in list(self._sessions):
             await self.drop(account_id)
 
-    def open_accounts(self) -> set[int]:
-        return {account_id for account_id, session in self._sessions.items() if session.gateway is not None}
-
 
 async def _quietly_disconnect(gateway: BrokerGateway) -> None:
     try:
