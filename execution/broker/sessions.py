@@ -56,6 +56,9 @@ class BrokerSessions:
                 except BaseException:
                     await _quietly_disconnect(gateway)
                     raise
+                if self._sessions.get(account.pk) is not session:  # dropped while it connected
+                    await _quietly_disconnect(gateway)
+                    return await self.gateway(account)
                 session.gateway = gateway
                 self.opened += 1
             return session.gateway

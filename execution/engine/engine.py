@@ -58,6 +58,7 @@ class Engine:
             db=self.loop.db,
             admission=asyncio.Semaphore(self.config["max_active"]),
             nudges=pipeline.SlotNudges(),
+            pacer=pipeline.SendPacer(),
         )
 
     # -- from any thread ------------------------------------------------------------------------

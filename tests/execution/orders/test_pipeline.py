@@ -188,7 +188,7 @@ def test_an_unknown_outcome_is_looked_up_by_client_tag_before_sending_again(
     assert len(broker_positions(account)) == 1  # not two
 
 
-def test_a_worker_that_died_after_sending_causes_no_duplicate(account, run_queued):
+def test_a_worker_that_died_after_sending_causes_no_duplicate(account):  # no worker: only this run
     operation = order_place(account=account, symbol="BTCUSD", side="buy", type="market")
     # as if a worker had sent it and died before recording anything: an open attempt, an expired lease
     OperationAttempt.objects.create(operation=operation, number=1)
