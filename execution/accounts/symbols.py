@@ -50,6 +50,7 @@ __all__ = [
     "UnknownSymbol",
     "asset_class_of",
     "canonicalize",
+    "known_instrument",
     "resolve",
 ]
 
@@ -182,7 +183,7 @@ _TABLE: dict[AssetClass, dict[str, tuple[str, ...]]] = {
     AssetClass.INDICES: {
         "US30": ("DJ30", "WS30", "DJI30", "DJI", "DJIA", "DOW", "DOW30", "DOWJONES", "WALLSTREET", "USA30"),
         "NAS100": ("USTEC", "US100", "NDX100", "NDX", "NASDAQ", "NASDAQ100", "NAS", "NQ100", "USTECH"),
-        "SPX500": ("US500", "SP500", "SPX", "USA500"),
+        "US500": ("SPX500", "SP500", "SPX", "USA500"),
         "GER40": ("DE40", "GER30", "DE30", "DAX40", "DAX30", "DAX", "GERMANY40", "GERMANY30"),
         "UK100": ("FTSE100", "FTSE", "GB100"),
         "JP225": ("JPN225", "JAP225", "NIKKEI", "NIKKEI225", "NI225"),
@@ -382,6 +383,12 @@ def canonicalize(name: str) -> str:
     ``EUR/USD`` -> ``EURUSD``, ``#AAPL`` -> ``AAPL``); unknown names are upper-cased and stripped of
     obvious broker decorations."""
     return _known_canonical(name) or _heuristic_core(name)
+
+
+def known_instrument(name: str) -> str | None:
+    """The canonical name when ``name`` is an instrument the tables know (``gold``, ``EUR/USD``,
+    ``US30.cash``, ``BTC``), else ``None``: unlike :func:`canonicalize`, it never guesses."""
+    return _known_canonical(name)
 
 
 def asset_class_of(canonical_or_broker_name: str, description: str | None = None) -> AssetClass | None:

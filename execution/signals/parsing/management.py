@@ -1,0 +1,244 @@
+"""Changes to open trades written in a message: breakeven, move SL or TP, close part or all, cancel.
+
+One message may carry several ("TP1 hit, close half and move SL to entry"); they come back in the
+order written. Each action is one table row below: its patterns, and whether it takes a price or a
+fraction. A past-tense report ("stopped out at breakeven") is not an instruction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from execution.accounts.symbols import known_instrument
+from execution.signals.parsing.reading import ActionKind
+from execution.signals.parsing.text import read_numbers
+
+_NUM = r"(\d[\d.,\u2009]*\d|\d)"
+_SL = r"(?:sl|stop ?loss|stoploss|stop ?lose|stops?)"
+_TPN = r"(?:tp|take ?profit|target|tgt)s?[ -]?(?:(?P<tpn>\d)(?![\d.,]))?"
+_BE = (
+    r"(?:be|bep|breakeven|break ?even|b\.e|entry(?: price| point| level)?|(?:the|our|my|your) entry|"
+    r"open(?:ing)? price|cost|cost price|zero|0 risk|entry zone)"
+)
+_TO = r"(?:\s*(?:to|at|@|on|=|->|>|:|in|into)\s*|\s+)"
+_VERB = (
+    r"(?:move|moving|moved|set|put|shift|adjust|bring|drag|place|modify|change|update|take|trail|"
+    r"raise|lower|tighten|push|new|now|adjusted|changed|updated|shifted|placed|place)"
+)
+_LEAD = (
+    r"(?:^|[\n.,;!&+]\s*|\band\s+|\bthen\s+|\bnow\s+|\bplease\s+|\bguys\s+|\bkindly\s+|\blet'?s\s+|\bpls\s+)"
+)
+_FRACTIONS = {"half": 0.5, "1/2": 0.5, "third": 1 / 3, "1/3": 1 / 3, "quarter": 0.25, "1/4": 0.25,
+              "2/3": 2 / 3, "3/4": 0.75, "two thirds": 2 / 3, "three quarters": 0.75}  # fmt: skip
+_FRACTION = (
+    r"(?:half|1/2|1/3|1/4|2/3|3/4|(?:a |one |another )?third|(?:a |one )?quarter|two thirds|three quarters"
+    r"|\d{1,3}(?:[.,]\d+)?\s*%)"
+)
+_PARTIAL_WORDS = r"(?:partials?|part|some|portion|partial (?:profits?|close|tp))"
+
+_REPORTED_BE = re.compile(
+    r"\b(?:closed|stopped(?: out)?|hit|ended|exited|got out|out)\b[^\n]{0,12}?\b(?:at|on|in)?\s*"
+    r"(?:be|breakeven|break ?even|entry)\b"
+    r"|\b(?:be|breakeven|break ?even)\s+(?:hit|reached|touched|triggered)\b",
+    re.I,
+)
+
+
+# "once TP1 hits, move SL to BE", "when to move your stop": a condition or a lesson, not an order now
+_CONDITIONAL = re.compile(
+    r"\b(?:if|when|once|after|unless|until|should|could|might|would|how|why|learn\w*)\b", re.I
+)
+
+
+def _sentence_before(text: str, start: int) -> str:
+    head = text[:start]
+    cut = max(head.rfind("\n"), head.rfind(". "), head.rfind("!"), head.rfind("?"))
+    return head[cut + 1 :]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    start: int
+    action: ActionKind
+    value: float | None = None  # the price of a move, or a fraction
+    target: int | None = None  # move_tp: which target; move_sl: the TP level it moves to
+    fraction_stated: bool = True
+
+
+def _pattern(text: str) -> re.Pattern:
+    return re.compile(text, re.I)
+
+
+# action -> patterns, in priority order within the action; groups: "num" (a price), "frac",
+# "tpn" (a target number).
+_RULES: tuple[tuple[ActionKind, tuple[re.Pattern, ...]], ...] = (
+    (
+        ActionKind.CLOSE_PARTIAL,
+        (
+            _pattern(
+                rf"\b(?:close|closing|take|taking|book|booking|secure|securing|exit|cut|lock|bank|banking|tp)\b"
+                rf"[^\n\d]{{0,12}}?\b(?P<frac>{_FRACTION})"
+            ),
+            _pattern(r"\b(?P<frac>half)\s+(?:close|position|lot|lots|size|volume|off)\b"),
+            _pattern(
+                rf"\b(?:close|closing|take|taking|book|booking|secure|securing|lock|bank)\s+"
+                rf"(?:(?:in|some|the|your|our|a)\s+)?{_PARTIAL_WORDS}\b"
+            ),
+            _pattern(r"\bpartial(?:ly)?\s+(?:close|closing|profit|profits|tp|take)\b"),
+            _pattern(r"\bpartials?\b(?=\s*(?:now|here|$|[.!,]))"),
+        ),
+    ),
+    (
+        ActionKind.BREAKEVEN,
+        (
+            _pattern(rf"\b{_VERB}\b[^\n\d]{{0,24}}?\b(?:to|at|@|on|in|into|=)\s*(?:the\s+)?{_BE}\b"),
+            _pattern(rf"\b{_SL}{_TO}(?:the\s+)?{_BE}\b"),
+            _pattern(
+                r"\b(?:set|move|put|go|secure|make|lock|take|place|protect)\b[^\n\d]{0,15}?"
+                r"\b(?:be|breakeven|break ?even)\b"
+            ),
+            _pattern(r"\bbreak ?even\b|\bbreakeven\b"),
+            _pattern(r"(?:^|[\n.,;!])\s*be\s*(?:now|please|pls|!|$|\n)"),
+            _pattern(r"\brisk ?free\b|\bno risk\b|\bzero risk\b|\bremove (?:the )?risk\b"),
+        ),
+    ),
+    (
+        ActionKind.MOVE_SL,
+        (
+            _pattern(rf"\b{_VERB}\b[^\n\d]{{0,14}}?\b{_SL}\b{_TO}(?:the\s+)?{_TPN}"),
+            _pattern(rf"\b{_SL}{_TO}(?:the\s+)?{_TPN}\b"),
+            _pattern(rf"\b{_VERB}\b[^\n\d]{{0,14}}?\b{_SL}\b[^\n\d]{{0,10}}?(?P<num>{_NUM})"),
+            _pattern(
+                rf"\b{_SL}\s*(?:now|moved|changed|updated|adjusted|shifted|trailed|is now|to|->|>)"
+                rf"\s*(?:to|at|@|:)?\s*(?P<num>{_NUM})"
+            ),
+            _pattern(rf"\b(?:trail|trailing)\b[^\n\d]{{0,14}}?(?:to|at|@)\s*(?P<num>{_NUM})"),
+        ),
+    ),
+    (
+        ActionKind.MOVE_TP,
+        (
+            _pattern(rf"\b{_VERB}\b[^\n\d]{{0,14}}?\b{_TPN}\b[^\n\d]{{0,10}}?(?P<num>{_NUM})"),
+            _pattern(
+                rf"\b{_TPN}\s*(?:now|moved|changed|updated|adjusted|extended|is now|to|->|>)"
+                rf"\s*(?:to|at|@|:)?\s*(?P<num>{_NUM})"
+            ),
+        ),
+    ),
+    (
+        ActionKind.CANCEL,
+        (
+            _pattern(
+                r"\b(?:cancel|cancelled|canceled|cancelling|delete|deleted|remove|removed|void|withdraw)\b"
+            ),
+            _pattern(r"\b(?:don'?t|do not|dont)\s+(?:enter|take|open|place)\b"),
+            _pattern(
+                r"\b(?:signal|order|setup|trade)\s+(?:is\s+)?"
+                r"(?:invalid|invalidated|no longer valid|not valid)\b"
+            ),
+        ),
+    ),
+    (
+        ActionKind.CLOSE_ALL,
+        (
+            _pattern(
+                rf"{_LEAD}(?:close|exit|closing)\b"
+                r"(?!\s+(?:to|above|below|near|at\s+\d|of|the (?:day|week|candle)|price|candle))"
+            ),
+            _pattern(
+                r"\b(?:close|exit)\s+(?:all|everything|now|at market|the trade|trades|positions?|it|them)\b"
+            ),
+            _pattern(r"\bget out\b|\btake (?:the )?profits? (?:now|here)\b|\bclose early\b"),
+        ),
+    ),
+)
+
+
+def find_actions(text: str) -> list[Found]:
+    """Every action in ``text`` (normalised, lower or mixed case), in the order written."""
+    if _REPORTED_BE.search(text) and not re.search(rf"\b{_VERB}\b|\bsl to\b", text, re.I):
+        return []
+    claimed: list[tuple[int, int, ActionKind]] = []
+    found: list[Found] = []
+    for action, patterns in _RULES:
+        for pattern in patterns:
+            for m in pattern.finditer(text):
+                start, end = m.span()
+                if any(s < end and start < e for s, e, _ in claimed):
+                    continue  # the same words, already read as another action
+                item = _found(action, m)
+                if item is None:
+                    continue
+                claimed.append((start, end, action))
+                found.append(item)
+    found = [f for f in found if not _CONDITIONAL.search(_sentence_before(text, f.start))]
+    found.sort(key=lambda f: f.start)
+    out: list[Found] = []
+    for item in found:  # one action of a kind per place it is written
+        if out and out[-1].action == item.action and out[-1].value == item.value:
+            continue
+        out.append(item)
+    return out
+
+
+def _found(action: ActionKind, m: re.Match) -> Found | None:
+    groups = m.groupdict()
+    if action == ActionKind.CLOSE_PARTIAL:
+        written = (groups.get("frac") or "").lower().strip()
+        if not written:
+            return Found(m.start(), action, None, fraction_stated=False)
+        return Found(m.start(), action, _fraction(written))
+    if action in (ActionKind.MOVE_SL, ActionKind.MOVE_TP):
+        number = _price(groups.get("num"))
+        target = int(groups["tpn"]) if groups.get("tpn") else None
+        if action == ActionKind.MOVE_SL and number is None and target is None and "tpn" not in groups:
+            return None
+        return Found(m.start(), action, number, target)
+    if action in _OBJECTS and not _object_fits(m, _OBJECTS[action]):
+        return None
+    return Found(m.start(), action)
+
+
+# what "close ..." / "cancel ..." may be followed by to be about trades ("close your charts" is not)
+_TRADE_NOUNS = (
+    r"all|everything|now|trades?|positions?|orders?|it|them|buys?|sells?|longs?|shorts?|early|manually|"
+    r"here|remaining|rest|full|fully|entire|at|market|half|partial|everyone|asap|immediately|please|pls|"
+    r"the|this|these|that|my|your|our|running|open|pending|limit|limits|stop|signal|setup|entry|entries"
+)
+_OBJECTS = {ActionKind.CLOSE_ALL: _TRADE_NOUNS, ActionKind.CANCEL: _TRADE_NOUNS}
+_NEXT_WORDS = re.compile(r"\s*([^\W\d_][\w/.]*)?(?:\s+([^\W\d_][\w/.]*))?")
+
+
+def _object_fits(m: re.Match, nouns: str) -> bool:
+    """The words after the verb: none (end of clause), trade words, or a symbol."""
+    following = _NEXT_WORDS.match(m.string, m.end())
+    words = [w for w in following.groups() if w] if following else []
+    if not words:
+        return True
+    fits = re.compile(rf"(?:{nouns})", re.I)
+    first = words[0]
+    if known_instrument(first):
+        return True
+    if not fits.fullmatch(first):
+        return False
+    if first.lower() in ("the", "this", "these", "that", "my", "your", "our") and len(words) > 1:
+        return bool(fits.fullmatch(words[1]) or known_instrument(words[1]))
+    return True
+
+
+def _fraction(written: str) -> float | None:
+    if written.endswith("%"):
+        value = float(written.rstrip("% ").replace(",", ".")) / 100
+        return value if 0 < value < 1 else None
+    for words, value in _FRACTIONS.items():
+        if written.endswith(words):
+            return round(value, 4)
+    return None
+
+
+def _price(written: str | None) -> float | None:
+    if not written:
+        return None
+    numbers = [t for t in read_numbers(written) if t.kind == "num"]
+    return numbers[0].value if numbers else None

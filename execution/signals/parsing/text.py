@@ -1,0 +1,243 @@
+"""A message's text as lines of tokens: words, numbers and marks, decoration removed.
+
+Channels write the same thing many ways, and this module makes them one:
+
+* emojis, bullets and arrows are decoration (``✅ TP 2305`` is ``TP 2305``); keycap digits
+  (``1️⃣``) are digits; dashes of every width are ``-``; fullwidth forms are ASCII (NFKC);
+* ``S/L``, ``S.L``, ``T/P``, ``stop-loss``, ``take-profit``, ``break-even`` become one word;
+  ``EUR/USD``, ``XAU-USD`` become one symbol word;
+* a numbered or hashed line prefix (``3. GOLD BUY``, ``#12``), clock times and dates are dropped;
+* numbers: ``2,345.50`` and ``2.345,50`` are 2345.5, ``1,0920`` is 1.092, ``38 900`` (no-break or
+  thin space) is 38900, ``2305,2312`` is two numbers. A number that could be read two ways keeps
+  the other reading; :func:`settle_numbers` picks, for each, the one that matches the message's
+  other prices (``38 900`` with a plain space is one number only beside prices like it).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from dataclasses import dataclass, field
+
+from execution.accounts.symbols import known_instrument
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f\u20e3"), None)
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63"
+_GROUPING_SPACES = "\u00a0\u202f\u2009\u2007\u2008"
+_THIN = "\u2009"  # the one grouping space kept after normalisation
+# signs channels use as labels
+_SIGN_WORDS = {"\u221e": " open ", "\U0001f3af": " TP ", "\U0001f6d1": " SL ", "\u26d4": " SL "}
+_GROUPING_MARK = dict.fromkeys(map(ord, _GROUPING_SPACES), "\x00")
+_KEPT_ASCII = set(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \n\t.,:;@-/~=|()+$%#'!?&*<>_"
+)
+
+_LINE_PREFIX = re.compile(r"^[ \t]*(?:#[ \t]*\d{1,4}\b[.):]?|\d{1,3}[ \t]*[.)][ \t]+(?=[^\d\s]))[ \t]*")
+_TIME = re.compile(r"(?<![\d.,:])\d{1,2}:\d{2}(?::\d{2})?(?![\d.,:])\s*(?:am|pm|gmt|utc|est|cet)?\b", re.I)
+_DATE = re.compile(r"(?<![\d.,/])(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})(?![\d]|[.,]\d)")
+_JOINS = (
+    (re.compile(r"\bs[ \t]*[/.\\][ \t]*l\b\.?", re.I), "SL"),
+    (re.compile(r"\bt[ \t]*[/.\\][ \t]*p\b\.?", re.I), "TP"),
+    (re.compile(r"\bb[ \t]*[/.][ \t]*e\b\.?", re.I), "BE"),
+    (re.compile(r"\br[ \t]*[:/][ \t]*r\b", re.I), "RR"),
+    (re.compile(r"\b(stop|take|break)[ \t]*-[ \t]*(loss|lose|profit|even)\b", re.I), r"\1\2"),
+    (re.compile(r"\bs[ \t]*&[ \t]*p[ \t]*500\b", re.I), "SP500"),
+    (re.compile(r"\bdow[ \t]+jones\b", re.I), "DOWJONES"),
+    (re.compile(r"\b(us|nas|ger|uk|jp|spx|de|fra|aus|hk)[ \t]+(30|100|40|225|500|50|200)\b", re.I), r"\1\2"),
+)
+_PAIR = re.compile(r"\b([A-Za-z]{3,4})[ \t]*[/\\_-][ \t]*([A-Za-z]{3,4})\b")
+
+_TOKEN = re.compile(
+    rf"(?P<num>\d(?:[\d.,{_THIN}]*\d)?)"
+    r"|(?P<word>[^\W\d_](?:[\w.'#]*[^\W_])?)"
+    r"|(?P<mark>[:@\-/~=|,;()+$%#!?&*<>])"
+)
+
+
+@dataclass(slots=True)
+class Token:
+    kind: str  # "word", "num" or "mark"
+    text: str
+    start: int  # offset in its line
+    end: int
+    value: float | None = None  # numbers
+    decimals: int = 0  # digits after the decimal separator
+    alternatives: list[float] = field(default_factory=list)  # other readings of the same digits
+    low: str = ""  # words: lower case
+
+    @property
+    def is_integer(self) -> bool:
+        return self.kind == "num" and self.decimals == 0
+
+
+def normalize(text: str, *, joins_pair=None) -> list[str]:
+    """The message as cleaned lines (see the module docstring). ``joins_pair(a, b)`` says whether
+    ``a/b`` names an instrument (so ``EUR/USD`` becomes ``EURUSD``)."""
+    text = text.translate(_GROUPING_MARK)  # before NFKC, which makes them plain spaces
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    cleaned = []
+    for ch in text:
+        if ch in _KEPT_ASCII:
+            cleaned.append(ch)
+        elif ch in _DASHES:
+            cleaned.append("-")
+        elif ch == "\x00":
+            cleaned.append(_THIN)
+        elif ch in _SIGN_WORDS:
+            cleaned.append(_SIGN_WORDS[ch])
+        elif unicodedata.category(ch).startswith("L"):
+            cleaned.append(ch)
+        else:
+            cleaned.append(" ")
+    lines = []
+    for line in "".join(cleaned).split("\n"):
+        line = _LINE_PREFIX.sub("", line)
+        line = _TIME.sub(" ", line)
+        line = _DATE.sub(" ", line)
+        for pattern, replacement in _JOINS:
+            line = pattern.sub(replacement, line)
+        if joins_pair is not None:
+            line = _PAIR.sub(lambda m: m[1] + m[2] if joins_pair(m[1], m[2]) else m[0], line)
+        lines.append(line)
+    return lines
+
+
+def tokenize(lines: list[str]) -> list[list[Token]]:
+    out = []
+    for line in lines:
+        tokens: list[Token] = []
+        for m in _TOKEN.finditer(line):
+            if m["num"] is not None:
+                tokens.extend(_numbers(m["num"], m.start(), m.end()))
+            elif m["word"] is not None:
+                tokens.extend(_word(m["word"], m.start(), m.end()))
+            else:
+                tokens.append(Token("mark", m["mark"], m.start(), m.end()))
+        out.append(tokens)
+    return out
+
+
+_GLUED_NUMBER = re.compile(r"([^\W\d_]+)[.:]?(\d[\d.,]*)")
+
+
+def _word(text: str, start: int, end: int) -> list[Token]:
+    """A word; ``SL2290``/``sl.2290`` split into the word and its number (``US30`` stays whole:
+    the reader decides which words are labels)."""
+    text = text.rstrip(".'")
+    m = _GLUED_NUMBER.fullmatch(text)
+    if m and len(m[2]) >= 3 and known_instrument(text) is None:
+        head = Token("word", m[1], start, start + len(m[1]), low=m[1].lower())
+        return [head, *_numbers(m[2], start + len(text) - len(m[2]), end)]
+    return [Token("word", text, start, end, low=text.lower())]
+
+
+def _num(text: str, start: int, end: int, value: float, decimals: int, alternatives=()) -> Token:
+    return Token("num", text, start, end, value=value, decimals=decimals, alternatives=list(alternatives))
+
+
+def _numbers(raw: str, start: int, end: int) -> list[Token]:
+    """One run of digits and separators as numbers (usually one)."""
+    raw = raw.rstrip(".,")
+    if _THIN in raw:
+        if re.fullmatch(rf"\d{{1,3}}(?:{_THIN}\d{{3}})+(?:[.,]\d+)?", raw):
+            return _numbers(raw.replace(_THIN, ""), start, end)
+        out, offset = [], start
+        for part in raw.split(_THIN):
+            out.extend(_numbers(part, offset, offset + len(part)))
+            offset += len(part) + 1
+        return out
+    dots, commas = raw.count("."), raw.count(",")
+    if dots and commas:  # the separator written last is the decimal one
+        decimal, grouping = (".", ",") if raw.rfind(".") > raw.rfind(",") else (",", ".")
+        whole, _, fraction = raw.rpartition(decimal)
+        if raw.count(decimal) == 1 and re.fullmatch(rf"\d{{1,3}}(?:\{grouping}\d{{3}})+", whole):
+            digits = whole.replace(grouping, "")
+            return [_num(raw, start, end, float(f"{digits}.{fraction}"), len(fraction))]
+        return _split(raw, start, r"[.,]")
+    if commas:
+        if re.fullmatch(r"\d{1,3}(?:,\d{3}){2,}", raw):
+            return [_num(raw, start, end, float(raw.replace(",", "")), 0)]
+        if commas > 1:
+            return _split(raw, start, ",")
+        whole, fraction = raw.split(",")
+        decimal = float(f"{whole}.{fraction}")
+        if len(fraction) == 3 and whole != "0":  # 2,345: thousands (1.092 kept as the other reading)
+            return [_num(raw, start, end, float(whole + fraction), 0, [decimal])]
+        left, right = float(whole), float(fraction)
+        if len(whole) >= 3 and len(fraction) >= 3 and max(left, right) <= 1.5 * min(left, right):
+            return _split(raw, start, ",")  # 2305,2312: two prices
+        return [_num(raw, start, end, decimal, len(fraction))]
+    if dots > 1:
+        if re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}", raw):
+            return [_num(raw, start, end, float(raw.replace(".", "")), 0)]
+        return _split(raw, start, r"\.")
+    whole, _, fraction = raw.partition(".")
+    return [_num(raw, start, end, float(raw), len(fraction))]
+
+
+def read_numbers(raw: str) -> list[Token]:
+    """The numbers (and list separators) one run of digits reads as: ``"2,305.5"`` -> [2305.5]."""
+    return _numbers(raw, 0, len(raw))
+
+
+def _split(raw: str, start: int, separator: str) -> list[Token]:
+    out: list[Token] = []
+    offset = start
+    for i, part in enumerate(re.split(separator, raw)):
+        if i:
+            out.append(Token("mark", ",", offset - 1, offset))
+        if part:
+            out.append(_num(part, offset, offset + len(part), float(part), 0))
+        offset += len(part) + 1
+    return out
+
+
+def settle_numbers(lines: list[list[Token]]) -> bool:
+    """Give each ambiguous number the reading that matches the message's other prices, and join a
+    plain-space thousands group (``38 900``) when its two parts cannot both be prices of one
+    instrument (one is more than 3x the other) or prices like the joined one are written. True
+    when a number was read other than at first sight."""
+    changed = False
+    for tokens in lines:
+        i = 0
+        while i + 1 < len(tokens):
+            a, b = tokens[i], tokens[i + 1]
+            if (
+                a.kind == b.kind == "num"
+                and a.is_integer
+                and 1 <= len(a.text) <= 3
+                and re.fullmatch(r"\d{3}(?:\.\d+)?", b.text)
+                and b.start == a.end + 1
+            ):
+                joined = float(a.text + b.text)
+                apart = len(a.text) > 1 and not near(a.value, b.value)
+                if apart or near(joined, _reference(lines, exclude=(a, b))):
+                    tokens[i : i + 2] = [_num(a.text + b.text, a.start, b.end, joined, b.decimals)]
+            i += 1
+    for tokens in lines:
+        for t in tokens:
+            if t.kind == "num" and t.alternatives:
+                reference = _reference(lines, exclude=(t,))
+                if reference and not near(t.value, reference):
+                    better = [v for v in t.alternatives if near(v, reference)]
+                    if better:
+                        t.value, t.alternatives = better[0], []
+                        changed = True
+    return changed
+
+
+def _reference(lines: list[list[Token]], exclude) -> float | None:
+    """The typical price of the message: the median of its numbers that look like prices."""
+    values = [
+        t.value
+        for tokens in lines
+        for t in tokens
+        if t.kind == "num" and t not in exclude and not t.alternatives and (t.decimals or t.value >= 10)
+    ]
+    return statistics.median(values) if values else None
+
+
+def near(value: float, reference: float | None) -> bool:
+    return bool(reference) and value > 0 and 1 / 3 <= value / reference <= 3
