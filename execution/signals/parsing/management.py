@@ -51,6 +51,10 @@ _CONDITIONAL = re.compile(
 )
 
 
+# "don't close early", "no need to close": the opposite of an order
+_NEGATED = re.compile(r"\b(?:don'?t|do not|dont|never|no need to|not|avoid)\s+(?:\w+\s+)?$", re.I)
+
+
 def _sentence_before(text: str, start: int) -> str:
     head = text[:start]
     cut = max(head.rfind("\n"), head.rfind(". "), head.rfind("!"), head.rfind("?"))
@@ -172,7 +176,11 @@ def find_actions(text: str) -> list[Found]:
                     continue
                 claimed.append((start, end, action))
                 found.append(item)
-    found = [f for f in found if not _CONDITIONAL.search(_sentence_before(text, f.start))]
+    found = [
+        f
+        for f in found
+        if not _CONDITIONAL.search(_sentence_before(text, f.start)) and not _NEGATED.search(text[: f.start])
+    ]
     found.sort(key=lambda f: f.start)
     out: list[Found] = []
     for item in found:  # one action of a kind per place it is written

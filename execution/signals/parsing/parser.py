@@ -66,13 +66,14 @@ _COST = {
     "number_reinterpreted": 0.05,
     "no_alert": 0.25,
     "value_missing": 0.4,
-    "reference_unresolved": 0.3,
+    "reference_unresolved": 0.4,
     "fraction_unstated": 0.1,
 }
 _UNEXPLAINED_COST = 0.6  # times the share of words the reader could not place
 
 _REPORT = re.compile(
-    r"\b(?:tp|target|sl|stop ?loss|stoploss|stop|entry|order|limit|trade|signal)s?\s*-?\s*\d?\s*"
+    r"\b(?:tp|target|sl|stop ?loss|stoploss|stop|entry|order|limit|trade|signal|zone|level|price)s?"
+    r"\s*-?\s*\d?\s*"
     r"(?:was\s+|is\s+|has\s+been\s+|got\s+|just\s+|also\s+|successfully\s+)?"
     r"(?:hit|reached|done|smashed|achieved|touched|secured|taken|triggered|booked|filled|completed|closed|activated)\b"
     r"|\+\s*\d+(?:[.,]\d+)?\s*(?:pips?|points?|pts|%|\$|usd|r)\b"
@@ -83,6 +84,7 @@ _REPORT = re.compile(
     r"|\blast (?:week|month|trade|signal|night)\b",
     re.I,
 )
+_REMARKS = re.compile(r"\([^)\n]*\)")  # "(+50 pips)" after a level is a remark, not a report
 _PROMOTION = re.compile(r"https?://|www\.|t\.me/|@\w{4,}", re.I)
 
 
@@ -147,7 +149,7 @@ def _completes(alert: Reading | None, fields: TradeFields) -> bool:
 
 def _noise(flat: str, words: set[str], fields: TradeFields) -> str | None:
     """Why the message reads as noise, if it does (checked before it may be a trade)."""
-    if _REPORT.search(flat):
+    if _REPORT.search(_REMARKS.sub(" ", flat)):
         return "report"
     if words & RECAP_WORDS and not (fields.sl is not None and fields.tps):
         return "recap"

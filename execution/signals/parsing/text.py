@@ -4,6 +4,7 @@ Channels write the same thing many ways, and this module makes them one:
 
 * emojis, bullets and arrows are decoration (``✅ TP 2305`` is ``TP 2305``); keycap digits
   (``1️⃣``) are digits; dashes of every width are ``-``; fullwidth forms are ASCII (NFKC);
+* near misses of the words that label levels (``Entery``, ``Take Proffit``) are those words;
 * ``S/L``, ``S.L``, ``T/P``, ``stop-loss``, ``take-profit``, ``break-even`` become one word;
   ``EUR/USD``, ``XAU-USD`` become one symbol word;
 * a numbered or hashed line prefix (``3. GOLD BUY``, ``#12``), clock times and dates are dropped;
@@ -15,12 +16,15 @@ Channels write the same thing many ways, and this module makes them one:
 
 from __future__ import annotations
 
+import difflib
 import re
 import statistics
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from execution.accounts.symbols import known_instrument
+from execution.signals.parsing.vocabulary import DEFAULT_TABLE, TYPO_SIMILARITY, TYPO_TARGETS
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f\u20e3"), None)
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63"
@@ -47,6 +51,21 @@ _JOINS = (
     (re.compile(r"\b(us|nas|ger|uk|jp|spx|de|fra|aus|hk)[ \t]+(30|100|40|225|500|50|200)\b", re.I), r"\1\2"),
 )
 _PAIR = re.compile(r"\b([A-Za-z]{3,4})[ \t]*[/\\_-][ \t]*([A-Za-z]{3,4})\b")
+
+_LONG_WORD = re.compile(r"(?<![\w.])[A-Za-z]{5,}(?![\w.])")
+
+
+@lru_cache(maxsize=4096)
+def _corrected(word: str) -> str:
+    """``word``, or the vocabulary word it misspells."""
+    low = word.lower()
+    if low in TYPO_TARGETS or (low,) in DEFAULT_TABLE or known_instrument(word):
+        return word
+    for target in TYPO_TARGETS:
+        if difflib.SequenceMatcher(None, low, target).ratio() >= TYPO_SIMILARITY:
+            return target
+    return word
+
 
 _TOKEN = re.compile(
     rf"(?P<num>\d(?:[\d.,{_THIN}]*\d)?)"
@@ -98,6 +117,7 @@ def normalize(text: str, *, joins_pair=None) -> list[str]:
         line = _DATE.sub(" ", line)
         for pattern, replacement in _JOINS:
             line = pattern.sub(replacement, line)
+        line = _LONG_WORD.sub(lambda m: _corrected(m[0]), line)
         if joins_pair is not None:
             line = _PAIR.sub(lambda m: m[1] + m[2] if joins_pair(m[1], m[2]) else m[0], line)
         lines.append(line)
@@ -174,6 +194,8 @@ def _numbers(raw: str, start: int, end: int) -> list[Token]:
             return [_num(raw, start, end, float(raw.replace(".", "")), 0)]
         return _split(raw, start, r"\.")
     whole, _, fraction = raw.partition(".")
+    if len(fraction) == 3 and whole != "0" and len(whole) <= 3:  # 18.500: 18.5, or 18500 written the
+        return [_num(raw, start, end, float(raw), 3, [float(whole + fraction)])]  # European way
     return [_num(raw, start, end, float(raw), len(fraction))]
 
 

@@ -44,12 +44,12 @@ _PHRASES: dict[Meaning, tuple[str, ...]] = {
     Meaning.MARKET: _phrases(
         "now | market | mkt | market price | market execution | at market | instant | "
         "instant execution | instantly | immediately | cmp | current price | current market price | "
-        "asap | right now"
+        "asap | right now | market order"
     ),
     Meaning.ENTRY: _phrases(
         "entry | entries | entry price | entry point | entry zone | entry area | entry level | enter | "
         "enter at | enter now | ep | open price | price | zone | area | range | entry range | between | "
-        "from | at | e"
+        "from | at | e | layer | layers | reentry | re entry | re-entry"
     ),
     Meaning.SL: _phrases(
         "sl | stoploss | stop loss | stoplose | stop lose | stop los | stoplos | "
@@ -83,8 +83,10 @@ _PHRASES: dict[Meaning, tuple[str, ...]] = {
         "my | our | here | again | too | also | level | levels | only | use | set | put | place | "
         "placed | add | take | call | opened | option | options | quick | scalp | scalping | swing | "
         "intraday | daily | h1 | h4 | m15 | m30 | m5 | timeframe | tf | exchange | binance | bybit | "
-        "type | direction | side | instrument | asset | market order | execution | target price | "
-        "at price | good | luck | best | gl | safe | trading | enjoy | profit | profits | above | "
+        "type | direction | side | instrument | asset | execution | target price | "
+        "at price | valid | validity | expiry | expires | expire | gtc | session | london | asian | "
+        "asia | ny | new york | good | luck | best | gl | safe | trading | enjoy | profit | profits | "
+        "above | "
         "below | around | near | approx | approximately | ok | okay | done | sure"
     ),
 }
@@ -94,7 +96,7 @@ _PHRASES: dict[Meaning, tuple[str, ...]] = {
 HEDGES = _words(
     "if might may maybe could would should wait waiting watch watching look looking expect "
     "expecting think thinking possible possibly potential potentially likely unlikely soon later "
-    "tomorrow prefer perhaps unless until when once consider considering analysis outlook bias plan "
+    "tomorrow prefer perhaps unless when once consider considering analysis outlook bias plan "
     "planning probably chance forecast predict prediction idea ideas scenario hope hoping want how "
     "why lesson education educational tutorial learn learning"
 )
@@ -118,6 +120,13 @@ NOT_TICKERS = _words(
     "limit stop market open hold close exit cancel move gold and or the at to from pips usd eur gmt "
     "utc am pm ok it is for on in of risk lot lots rr"
 )
+
+# Words channels misspell often enough that a near miss ("Entery", "Take Proffit", "brekeven")
+# is read as the word itself (a similarity of at least TYPO_SIMILARITY, words of 5 letters or more).
+TYPO_TARGETS = _words(
+    "entry profit target targets stoploss takeprofit breakeven partial partials cancel limit"
+)
+TYPO_SIMILARITY = 0.85
 
 MEANINGS = frozenset(m.value for m in Meaning)
 

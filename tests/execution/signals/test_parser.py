@@ -1,0 +1,255 @@
+"""The signal parser, field by field: the shared corpora, this product's own sets, and the shapes
+channels write that the issue names (replies, several actions, number and symbol spellings)."""
+
+import json
+
+import pytest
+
+from execution.signals.parsing import Kind, ParserOptions, parse
+from execution.signals.parsing.parser import DEFAULT_THRESHOLD
+from execution.signals.parsing.reading import PROBLEMS, problem
+from tests.execution.signals import corpora
+
+ALL_CASES = corpora.shared_cases() + corpora.own_cases() + corpora.holdout_cases()
+
+
+def contract(text, reply_to=None, **options):
+    return parse(text, reply_to=reply_to, options=ParserOptions(**options) if options else None).to_contract()
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
+def test_every_corpus_message_is_read_right(case):
+    reading = contract(case.text, case.reply_to)
+    assert corpora.compared(reading, case.expected) == case.expected
+
+
+def test_the_corpora_hold_every_kind_and_the_shared_ones_are_all_there():
+    assert len(corpora.shared_cases()) == 16 + 16
+    kinds = {c.expected["kind"] for c in ALL_CASES}
+    assert kinds == {"open", "details", "modify", "ignore"}
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in ALL_CASES if c.expected["kind"] == "ignore"], ids=lambda c: c.name
+)
+def test_noise_is_never_read_as_a_trade_or_a_change(case):
+    reading = parse(case.text, reply_to=case.reply_to)
+    assert reading.kind == Kind.IGNORE
+    assert len(reading.problems) == 1 and reading.problems[0].code in PROBLEMS
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Gold could buy from 2300 if it holds, watch it", "commentary"),
+        ("Last week we sold EURUSD for +80 pips", "report"),
+        ("TP2 hit on XAUUSD buy ✅ +60 pips", "report"),
+        ("GOLD 2330 BUY ZONE REACHED", "report"),
+        ("Stopped out at breakeven on the gold sell", "report"),
+        ("Once TP1 hits, move SL to breakeven", "no_signal"),
+        ("Hold tight, don't close early 🙏", "no_signal"),
+        ("Close your charts and enjoy the weekend", "no_signal"),
+        ("🚀 Join our VIP channel for 90% accurate signals! t.me/vipgold", "promotion"),
+        ("Today's recap: XAUUSD buy +120 pips, EURUSD sell +40 pips", "report"),
+        ("Sell EURUSD if price breaks 1.0800", "commentary"),
+    ],
+)
+def test_hard_noise_naming_a_market_is_ignored_with_its_reason(text, reason):
+    reading = parse(text)
+    assert reading.kind == Kind.IGNORE
+    assert reading.problem_codes == (reason,)
+
+
+def test_details_complete_the_alert_they_reply_to():
+    alert = "GOLD BUY NOW"
+    reading = contract("Entry 4438-4433\nSL 4428\nTP1 4443\nTP2 4448", reply_to=alert)
+    assert reading["kind"] == "details"
+    assert (reading["side"], reading["symbol"]) == (None, None)  # they come from the alert
+    assert reading["entry"] == {"low": 4433, "high": 4438}
+    assert (reading["sl"], reading["tp"]) == (4428, [4443, 4448])
+    assert reading["problems"] == []
+
+
+def test_a_reply_repeating_the_alerts_side_and_symbol_with_levels_is_its_details_not_a_second_trade():
+    reading = contract("GOLD BUY 2330\nSL 2320\nTP 2340", reply_to="GOLD BUY NOW")
+    assert reading["kind"] == "details"
+    assert (reading["entry"], reading["sl"], reading["tp"]) == (2330, 2320, [2340])
+    # without the alert, the same text is a trade of its own
+    assert contract("GOLD BUY 2330\nSL 2320\nTP 2340")["kind"] == "open"
+
+
+def test_details_without_the_alert_say_so_and_fall_below_the_threshold():
+    reading = parse("SL 2320\nTP 2340")
+    assert reading.kind == Kind.DETAILS
+    assert "no_alert" in reading.problem_codes
+    assert reading.confidence < DEFAULT_THRESHOLD + 0.1
+    assert parse("SL 2320\nTP 2340", reply_to="XAUUSD BUY NOW").confidence > reading.confidence
+
+
+def test_a_stop_moved_to_a_target_of_the_signal_replied_to_takes_that_targets_price():
+    signal = "XAUUSD BUY 2330 SL 2320 TP1 2340 TP2 2350"
+    assert contract("Move SL to TP1", reply_to=signal)["actions"] == [{"action": "move_sl", "sl": 2340}]
+    unresolved = parse("Move SL to TP1")
+    assert unresolved.actions[0].sl is None and unresolved.actions[0].target == 1
+    assert "reference_unresolved" in unresolved.problem_codes
+    assert unresolved.confidence < DEFAULT_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("text", "actions"),
+    [
+        (
+            "TP1 hit, close half and move SL to entry",
+            [{"action": "close_partial", "fraction": 0.5}, {"action": "breakeven"}],
+        ),
+        (
+            "Everyone move sl to 2340 and close 70%",
+            [{"action": "move_sl", "sl": 2340}, {"action": "close_partial", "fraction": 0.7}],
+        ),
+        (
+            "Move stop loss to 2335 and take profit 2 to 2360",
+            [{"action": "move_sl", "sl": 2335}, {"action": "move_tp", "tp": 2360}],
+        ),
+        ("Close 1/3 now, SL to BE", [{"action": "close_partial", "fraction": 0.33}, {"action": "breakeven"}]),
+        ("Cancel the buy limit and close all gold", [{"action": "cancel"}, {"action": "close_all"}]),
+    ],
+)
+def test_several_actions_in_one_message_come_in_the_order_written(text, actions):
+    got = contract(text)
+    assert got["kind"] == "modify"
+    assert corpora.compared(got, {"actions": actions})["actions"] == actions
+
+
+def test_a_partial_close_that_does_not_say_how_much_leaves_the_fraction_to_the_route():
+    reading = contract("Secure partials and let the rest run")
+    assert reading["actions"] == [{"action": "close_partial"}]
+    assert [p["code"] for p in reading["problems"]] == ["fraction_unstated"]
+
+
+@pytest.mark.parametrize(
+    ("text", "entry", "sl", "tp"),
+    [
+        ("US30 buy 39,120.50 sl 39,050 tp 39,250", 39120.5, 39050, [39250]),
+        ("EUR/USD buy 1,0850 sl 1,0820 tp 1,0880", 1.085, 1.082, [1.088]),
+        ("NAS100 SELL @ 18.450,50 SL 18.500 TP 18.350", 18450.5, 18500, [18350]),
+        ("US30 SELL 38\u2009900\nSL 39\u2009050\nTP 38\u2009650", 38900, 39050, [38650]),
+        ("NIKKEI BUY 38\u00a0450\nSL 38\u00a0200\nTP 38\u00a0900", 38450, 38200, [38900]),
+        ("GER40 BUY 18 450 SL 18 400 TP 18 520", 18450, 18400, [18520]),
+        ("Buy gold 2330 sl 2322 tp 2338, 2345, 2350", 2330, 2322, [2338, 2345, 2350]),
+        ("XAUUSD BUY 2330 SL 2320 TP 2340/2345/2350", 2330, 2320, [2340, 2345, 2350]),
+        ("XAUUSD BUY 2330 SL 2320 TP 2340 - 2345 - 2350", 2330, 2320, [2340, 2345, 2350]),
+        ("XAUUSD BUY 2330 | SL 2320 | TP 2340", 2330, 2320, [2340]),
+        ("🟢 BUY 🟢\nXAUUSD\nEntry ➡️ 2331.5\nSL ➡️ 2321.5\nTP ➡️ 2341.5", 2331.5, 2321.5, [2341.5]),
+        ("#GOLD #SELL\n2345/2348\n🎯2340\n🎯2335\n🛑2352", {"low": 2345, "high": 2348}, 2352, [2340, 2335]),
+        ("GOLD BUY 2330 — 2325\nSL 2318\nTP1 2335", {"low": 2325, "high": 2330}, 2318, [2335]),
+        ("Buy EURUSD 1.0850/60 SL 1.0820 TP 1.0900", {"low": 1.085, "high": 1.086}, 1.082, [1.09]),
+        ("XAUUSD BUY\nTP 1️⃣ 2340\nTP 2️⃣ 2345\nSL 2320", None, 2320, [2340, 2345]),
+        ("SELL XAUUSD 2345\nSL: 2352 (70 pips)\nTP1: 2340 (+50 pips)", 2345, 2352, [2340]),
+        ("Gold sell 2345 sl2352 tp2340", 2345, 2352, [2340]),
+        ("XAUUSD BUY\nEntry: 2330\nSL: 2320\nTP:\n2340\n2350", 2330, 2320, [2340, 2350]),
+    ],
+)
+def test_numbers_read_through_commas_spaces_emojis_and_separators(text, entry, sl, tp):
+    reading = contract(text)
+    assert reading["kind"] == "open"
+    assert (reading["entry"], reading["sl"], reading["tp"]) == (entry, sl, tp)
+
+
+@pytest.mark.parametrize(
+    ("text", "symbol"),
+    [
+        ("EUR/USD BUY NOW", "EURUSD"),
+        ("XAU/USD BUY NOW", "XAUUSD"),
+        ("XAUUSD.m BUY NOW", "XAUUSD"),
+        ("EURUSDm SELL NOW", "EURUSD"),
+        ("US30.cash SELL NOW", "US30"),
+        ("#GBPJPY buy now", "GBPJPY"),
+        ("GOLD BUY NOW", "XAUUSD"),
+        ("Sell silver now", "XAGUSD"),
+        ("DJ30 SELL NOW", "US30"),
+        ("WS30 SELL NOW", "US30"),
+        ("USTEC BUY NOW", "NAS100"),
+        ("SPX500 BUY NOW", "US500"),
+        ("DAX SELL NOW", "GER40"),
+        ("WTI BUY NOW", "USOIL"),
+        ("XAUUSDSELL NOW", "XAUUSD"),
+        ("BUYGBPUSD NOW", "GBPUSD"),
+    ],
+)
+def test_symbols_written_with_slashes_suffixes_and_aliases(text, symbol):
+    reading = parse(text)
+    assert reading.kind == Kind.OPEN
+    assert reading.symbol == symbol
+
+
+def test_the_volume_written_in_a_signal_is_never_read():
+    reading = parse("XAUUSD BUY 2330\nSL 2320\nTP 2340\nLot size: 0.50\nRisk 2%")
+    contract_ = reading.to_contract()
+    assert "volume_ignored" in reading.problem_codes
+    assert 0.5 not in (contract_["entry"], contract_["sl"], *contract_["tp"])
+    assert not {"volume", "lot", "lots"} & set(contract_)
+
+
+def test_a_source_can_add_keywords_aliases_and_a_default_symbol():
+    text = "G achat 2330 objectif 2340 sl 2320"
+    assert parse(text).kind != Kind.OPEN
+    reading = contract(text, keywords={"achat": "buy", "objectif": "tp"}, aliases={"G": "XAUUSD"})
+    assert (reading["kind"], reading["side"], reading["symbol"]) == ("open", "buy", "XAUUSD")
+    assert (reading["entry"], reading["sl"], reading["tp"]) == (2330, 2320, [2340])
+    single_instrument = contract("BUY NOW 2330 SL 2320 TP 2340", default_symbol="xauusd")
+    assert single_instrument["symbol"] == "XAUUSD"
+    assert "symbol_missing" not in [p["code"] for p in single_instrument["problems"]]
+    with pytest.raises(ValueError, match="unknown meaning"):
+        parse("x", options=ParserOptions(keywords={"achat": "purchase"}))
+
+
+def test_confidence_is_high_for_complete_signals_and_below_the_threshold_when_a_field_is_guessed():
+    complete = parse("XAUUSD BUY 2330\nSL 2320\nTP 2340")
+    assert complete.confidence >= 0.9
+    guessed = {
+        "side_inferred": "XAUUSD 2330 SL 2320 TP 2340",
+        "symbol_missing": "BUY 2330 SL 2320 TP 2340",
+        "hedged": "If gold comes back to 2300, buy it, SL 2290 TP 2320",
+        "levels_inconsistent": "XAUUSD BUY 2330 SL 2340 TP 2320",
+    }
+    for code, text in guessed.items():
+        reading = parse(text)
+        assert reading.kind == Kind.OPEN, text
+        assert code in reading.problem_codes, (text, reading.problem_codes)
+        assert reading.confidence < DEFAULT_THRESHOLD, (text, reading.confidence)
+
+
+def test_every_right_corpus_reading_of_a_trade_is_at_or_above_the_threshold():
+    for case in ALL_CASES:
+        reading = parse(case.text, reply_to=case.reply_to)
+        if reading.kind in (Kind.OPEN, Kind.MODIFY) and not reading.problems:
+            assert reading.confidence >= DEFAULT_THRESHOLD, case.name
+
+
+def test_the_side_is_inferred_from_the_levels_only_when_they_agree():
+    assert parse("XAUUSD 2330 SL 2320 TP 2340").side == "buy"
+    assert parse("XAUUSD 2330 SL 2340 TP 2320").side == "sell"
+    assert parse("XAUUSD 2330 SL 2320 TP 2310").kind == Kind.IGNORE  # SL and TP on one side
+
+
+def test_the_contract_is_json_with_numbers_as_numbers():
+    reading = contract("Sell GBPUSD @ 1.2800 - 1.2810\nStop loss: 1.2840\nTake profit: 1.2760")
+    assert json.loads(json.dumps(reading)) == reading
+    assert reading["entry"] == {"low": 1.28, "high": 1.281}
+    assert isinstance(reading["sl"], float) and isinstance(reading["tp"][0], float)
+    assert isinstance(contract("XAUUSD BUY 2330 SL 2320 TP 2340")["sl"], int)
+    fields = "kind side order_type symbol entry sl tp runner actions confidence problems"
+    assert set(reading) == set(fields.split())
+    assert 0 <= reading["confidence"] <= 1
+
+
+def test_problems_have_stable_codes():
+    with pytest.raises(KeyError):
+        problem("not_a_code")
+    assert problem("sl_missing").message == PROBLEMS["sl_missing"]
+
+
+def test_more_than_six_targets_keeps_the_first_six():
+    reading = parse("BUY XAUUSD 4329\nSL 4320\n" + "\n".join(f"TP {4334 + 5 * i}" for i in range(8)))
+    assert reading.tp == (4334, 4339, 4344, 4349, 4354, 4359)
+    assert "too_many_targets" in reading.problem_codes
