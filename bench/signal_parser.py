@@ -3,7 +3,8 @@
     .venv/bin/python bench/signal_parser.py [--repeat 20] [--out bench/results/signal_parser-DATE.json]
 
 For each set (``shared``: public.jsonl + the TTMT vendor's fixtures; ``own``: this product's set,
-tuned for; ``holdout``: kept out of tuning): how many messages are read exactly right (every
+tuned for; ``holdout`` and ``holdout2``: written by others without seeing the parser, kept out of
+tuning until first measured): how many messages are read exactly right (every
 contract field the case states, ``confidence`` and ``problems`` aside), the wrong ones by name, and
 what the confidence says (its mean on right and on wrong readings, and how many wrong readings a
 route's default threshold would still trade). Parse time per message: each message parsed
@@ -27,7 +28,12 @@ from execution.signals.parsing import parse  # noqa: E402
 from execution.signals.parsing.parser import DEFAULT_THRESHOLD  # noqa: E402
 from tests.execution.signals import corpora  # noqa: E402
 
-SETS = {"shared": corpora.shared_cases, "own": corpora.own_cases, "holdout": corpora.holdout_cases}
+SETS = {
+    "shared": corpora.shared_cases,
+    "own": corpora.own_cases,
+    "holdout": corpora.holdout_cases,
+    "holdout2": corpora.second_holdout_cases,
+}
 
 
 def _percentile(values: list[float], q: float) -> float:
