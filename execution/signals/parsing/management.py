@@ -104,7 +104,7 @@ _RULES: tuple[tuple[ActionKind, tuple[re.Pattern, ...]], ...] = (
             ),
             _pattern(r"\bbreak ?even\b|\bbreakeven\b"),
             _pattern(r"(?:^|[\n.,;!])\s*be\s*(?:now|please|pls|!|$|\n)"),
-            _pattern(r"\brisk ?free\b|\bno risk\b|\bzero risk\b|\bremove (?:the )?risk\b"),
+            _pattern(r"\brisk[ -]?free\b|\bno risk\b|\bzero risk\b|\bremove (?:the )?risk\b"),
         ),
     ),
     (
@@ -212,7 +212,8 @@ def _found(action: ActionKind, m: re.Match) -> Found | None:
 _TRADE_NOUNS = (
     r"all|everything|now|trades?|positions?|orders?|it|them|buys?|sells?|longs?|shorts?|early|manually|"
     r"here|remaining|rest|full|fully|entire|at|market|half|partial|everyone|asap|immediately|please|pls|"
-    r"the|this|these|that|my|your|our|running|open|pending|limit|limits|stop|signal|setup|entry|entries"
+    r"the|this|these|that|my|your|our|running|open|pending|limit|limits|stop|signal|setup|entry|entries|"
+    r"one|ones|pair|pairs|deal|deals|of|out"
 )
 _OBJECTS = {ActionKind.CLOSE_ALL: _TRADE_NOUNS, ActionKind.CANCEL: _TRADE_NOUNS}
 _NEXT_WORDS = re.compile(r"\s*([^\W\d_][\w/.]*)?(?:\s+([^\W\d_][\w/.]*))?")

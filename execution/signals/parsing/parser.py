@@ -84,6 +84,7 @@ _REPORT = re.compile(
     r"|\blast (?:week|month|trade|signal|night)\b",
     re.I,
 )
+_HIT_MARKS = re.compile("[\u2705\u2714\u2611]\ufe0f?")
 _REMARKS = re.compile(r"\([^)\n]*\)")  # "(+50 pips)" after a level is a remark, not a report
 _PROMOTION = re.compile(r"https?://|www\.|t\.me/|@\w{4,}", re.I)
 
@@ -105,7 +106,7 @@ def parse(text: str, *, reply_to: str | None = None, options: ParserOptions | No
     lines = tokenize(normalize(text, joins_pair=joins_pair))
     reinterpreted = settle_numbers(lines)
     fields = read_trade(lexemes(lines, phrases=phrases, aliases=aliases))
-    flat = "\n".join(normalize(text))
+    flat = "\n".join(normalize(_HIT_MARKS.sub(" hit ", text)))  # "TP1 ✅": TP1 hit
     words = {w.lower() for w in re.findall(r"[^\W\d_][\w']*", flat)}
     actions = management.find_actions(flat)
     alert = parse(reply_to, options=options) if reply_to else None
@@ -131,6 +132,8 @@ def parse(text: str, *, reply_to: str | None = None, options: ParserOptions | No
     if fields.side and not fields.symbol and fields.has_levels and noise is None:
         return _open(fields, reinterpreted)
     if not fields.side and not fields.symbol and (fields.sl is not None or fields.tps) and noise is None:
+        if alert is not None and alert.kind == Kind.OPEN and (alert.sl is not None or alert.tp):
+            return _modify(_level_changes(fields), fields, alert)  # "SL 2426" to a complete signal
         return _details(fields, alert, reinterpreted)
     return _ignore(noise or ("commentary" if fields.side and fields.symbol else "no_signal"), fields)
 
@@ -286,6 +289,17 @@ def _details(fields: TradeFields, alert: Reading | None, reinterpreted: bool) ->
         runner=fields.runner,
         problems=tuple(problems),
     )
+
+
+def _level_changes(fields: TradeFields) -> list[management.Found]:
+    """Levels written in reply to a signal that already has its own: they move its SL and targets."""
+    changes = []
+    if fields.sl is not None:
+        changes.append(management.Found(0, ActionKind.MOVE_SL, fields.sl))
+    numbered = len(fields.tps) > 1
+    for i, tp in enumerate(fields.tps[:MAX_TARGETS], 1):
+        changes.append(management.Found(i, ActionKind.MOVE_TP, tp, target=i if numbered else None))
+    return changes
 
 
 def _modify(found: list[management.Found], fields: TradeFields, alert: Reading | None) -> Reading:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from execution.accounts.symbols import known_instrument
-from execution.signals.parsing.vocabulary import DEFAULT_TABLE, TYPO_SIMILARITY, TYPO_TARGETS
+from execution.signals.parsing.vocabulary import DEFAULT_TABLE, TYPO_SIMILARITY, TYPO_TARGETS, Meaning
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f\u20e3"), None)
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63"
@@ -251,14 +251,27 @@ def settle_numbers(lines: list[list[Token]]) -> bool:
 
 
 def _reference(lines: list[list[Token]], exclude) -> float | None:
-    """The typical price of the message: the median of its numbers that look like prices."""
+    """The typical price of the message: the median of its numbers that look like prices (not a
+    measure: ``50x``, ``2%``, ``lot 0.5``, ``30 pips``)."""
     values = [
         t.value
         for tokens in lines
-        for t in tokens
-        if t.kind == "num" and t not in exclude and not t.alternatives and (t.decimals or t.value >= 10)
+        for i, t in enumerate(tokens)
+        if t.kind == "num"
+        and t not in exclude
+        and not t.alternatives
+        and (t.decimals or t.value >= 10)
+        and not _is_measure(tokens, i)
     ]
     return statistics.median(values) if values else None
+
+
+def _is_measure(tokens: list[Token], i: int) -> bool:
+    after = tokens[i + 1] if i + 1 < len(tokens) else None
+    before = tokens[i - 1] if i else None
+    if after is not None and (after.text == "%" or DEFAULT_TABLE.get((after.low,)) == Meaning.UNIT):
+        return True
+    return before is not None and DEFAULT_TABLE.get((before.low,)) == Meaning.MEASURE
 
 
 def near(value: float, reference: float | None) -> bool:
