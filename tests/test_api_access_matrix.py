@@ -110,6 +110,7 @@ EXPECTED = {
     ("symbol-map-detail", "DELETE"): ("manage_accounts", None),
     ("platform-faults-detail", "GET"): ("view_platforms", None),
     ("platform-faults-detail", "PUT"): ("manage_platforms", {"disconnected": False}),
+    ("signal-parse", "POST"): ("view_accounts", {"text": "XAUUSD BUY NOW"}),
 }
 
 
@@ -223,6 +224,7 @@ def url_for(name, organization, ids):
         "symbol-map-list": account + "symbol-map/",
         "symbol-map-detail": account + f"symbol-map/{ids['override']}/",
         "platform-faults-detail": base + f"platform-faults/{ids['sim_platform']}/",
+        "signal-parse": base + "signals/parse/",
     }[name]
 
 
@@ -247,8 +249,9 @@ def call(api, method, url, body, auth=None, world=None):
 
 
 CASES = sorted(EXPECTED)
-# routes naming an object by id (a list route or the organization itself names none)
-OBJECT_CASES = [c for c in CASES if not c[0].endswith("-list") and c[0] != "organization-detail"]
+# routes naming an object by id (a list route, the organization itself and the parser name none)
+NO_OBJECT = {"organization-detail", "signal-parse"}
+OBJECT_CASES = [c for c in CASES if not c[0].endswith("-list") and c[0] not in NO_OBJECT]
 
 
 def target_url(world, name, ids_of="target"):

@@ -320,6 +320,9 @@ SPECTACULAR_SETTINGS = {
         "PermissionEnum": "orgs.permissions.PERMISSION_CHOICES",
         "PlatformTypeEnum": "platforms.models.TradePlatform.TYPE_CHOICES",
         "AccountTypeEnum": "execution.accounts.models.TradingAccount.TYPE_CHOICES",
+        "KindEnum": "execution.orders.models.Operation.KIND_CHOICES",
+        "SignalKindEnum": "execution.signals.web.api.KINDS",
+        "ProblemCodeEnum": "execution.signals.web.api.PROBLEM_CODES",
     },
 }
 

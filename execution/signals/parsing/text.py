@@ -9,9 +9,10 @@ Channels write the same thing many ways, and this module makes them one:
   ``EUR/USD``, ``XAU-USD`` become one symbol word;
 * a numbered or hashed line prefix (``3. GOLD BUY``, ``#12``), clock times and dates are dropped;
 * numbers: ``2,345.50`` and ``2.345,50`` are 2345.5, ``1,0920`` is 1.092, ``38 900`` (no-break or
-  thin space) is 38900, ``2305,2312`` is two numbers. A number that could be read two ways keeps
-  the other reading; :func:`settle_numbers` picks, for each, the one that matches the message's
-  other prices (``38 900`` with a plain space is one number only beside prices like it).
+  thin space) is 38900, ``67k`` is 67000, ``2305,2312`` is two numbers. A number that could be read
+  two ways keeps the other reading; :func:`settle_numbers` picks, for each, the one that matches the
+  message's other prices (``18.500`` beside ``18.450,50`` is 18500), and joins a plain-space
+  thousands group (``18 450``) when its parts cannot both be prices.
 """
 
 from __future__ import annotations
@@ -135,7 +136,21 @@ def tokenize(lines: list[str]) -> list[list[Token]]:
                 tokens.extend(_word(m["word"], m.start(), m.end()))
             else:
                 tokens.append(Token("mark", m["mark"], m.start(), m.end()))
-        out.append(tokens)
+        out.append(_thousands_suffix(tokens))
+    return out
+
+
+def _thousands_suffix(tokens: list[Token]) -> list[Token]:
+    """``67k`` is 67000."""
+    out: list[Token] = []
+    for t in tokens:
+        previous = out[-1] if out else None
+        glued = previous is not None and previous.kind == "num" and previous.end == t.start
+        if glued and t.kind == "word" and t.low == "k":
+            previous.value *= 1000
+            previous.decimals, previous.alternatives, previous.end = 0, [], t.end
+            continue
+        out.append(t)
     return out
 
 

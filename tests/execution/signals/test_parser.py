@@ -146,6 +146,13 @@ def test_a_partial_close_that_does_not_say_how_much_leaves_the_fraction_to_the_r
         ("XAUUSD BUY\nTP 1️⃣ 2340\nTP 2️⃣ 2345\nSL 2320", None, 2320, [2340, 2345]),
         ("SELL XAUUSD 2345\nSL: 2352 (70 pips)\nTP1: 2340 (+50 pips)", 2345, 2352, [2340]),
         ("Gold sell 2345 sl2352 tp2340", 2345, 2352, [2340]),
+        ("BTCUSD BUY @ 67k SL 66.5k TP 69k", 67000, 66500, [69000]),
+        (
+            "BTC short @ market\nstop 101,800\ntargets 99,000 / 97,500 / 95,000\nLev 50x",
+            None,
+            101800,
+            [99000, 97500, 95000],
+        ),  # fmt: skip
         ("XAUUSD BUY\nEntry: 2330\nSL: 2320\nTP:\n2340\n2350", 2330, 2320, [2340, 2350]),
     ],
 )
