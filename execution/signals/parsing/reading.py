@@ -113,7 +113,7 @@ class Action:
 @dataclass(frozen=True, slots=True)
 class ParserOptions:
     """Per-source vocabulary: ``keywords`` maps a word or phrase to what it means (a key of
-    ``vocabulary.MEANINGS``: ``{"achat": "buy", "objectif": "tp"}``), ``aliases`` maps a name as
+    ``vocabulary.MEANINGS``: ``{"kopen": "buy", "doel": "tp"}``), ``aliases`` maps a name as
     the source writes it to a canonical symbol (``{"G": "XAUUSD"}``), ``default_symbol`` is the
     symbol of a single-instrument channel whose messages never name it."""
 

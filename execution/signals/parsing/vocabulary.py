@@ -37,19 +37,24 @@ def _words(text: str) -> frozenset[str]:
 
 
 _PHRASES: dict[Meaning, tuple[str, ...]] = {
-    Meaning.BUY: _phrases("buy | buying | long | longs | go long"),
-    Meaning.SELL: _phrases("sell | selling | short | shorts | go short"),
-    Meaning.LIMIT: _phrases("limit | buylimit | selllimit | limit order | pending limit"),
+    Meaning.BUY: _phrases(
+        "buy | buying | long | longs | go long | compra | comprar | compre | achat | acheter | kaufen | kauf"
+    ),
+    Meaning.SELL: _phrases(
+        "sell | selling | short | shorts | go short | venta | vender | venda | vende | vente | vendre | "
+        "verkaufen | verkauf"
+    ),
+    Meaning.LIMIT: _phrases("limit | buylimit | selllimit | limit order | pending limit | limite"),
     Meaning.STOP: _phrases("stop | buystop | sellstop | stop order | pending stop"),
     Meaning.MARKET: _phrases(
         "now | market | mkt | market price | market execution | at market | instant | "
         "instant execution | instantly | immediately | cmp | current price | current market price | "
-        "asap | right now | market order"
+        "asap | right now | market order | ahora | agora | maintenant | jetzt | sofort | mercado"
     ),
     Meaning.ENTRY: _phrases(
         "entry | entries | entry price | entry point | entry zone | entry area | entry level | enter | "
         "enter at | enter now | ep | open price | price | zone | area | range | entry range | between | "
-        "from | at | e | layer | layers | reentry | re entry | re-entry"
+        "from | at | e | layer | layers | reentry | re entry | re-entry | entrada | entrée | einstieg"
     ),
     Meaning.SL: _phrases(
         "sl | stoploss | stop loss | stoplose | stop lose | stop los | stoplos | "
@@ -59,7 +64,9 @@ _PHRASES: dict[Meaning, tuple[str, ...]] = {
     Meaning.TP: _phrases(
         "tp | tps | take profit | takeprofit | takeprofits | take profits | target | targets | tgt | "
         "tgts | tg | profit target | profit targets | take profit target | tp target | take proft | "
-        "take prof | tak profit | take profti | takeproft | tp's | objective | objectives | t"
+        "take prof | tak profit | take profti | takeproft | tp's | objective | objectives | "
+        "objetivo | objetivos | "
+        "objectif | objectifs | ziel | ziele | alvo | alvos | t"
     ),
     Meaning.RUNNER: _phrases(
         "open | hold | runner | run | running | free | let it run | leave open | open target | "
