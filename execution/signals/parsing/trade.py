@@ -29,7 +29,7 @@ _INDEXED_LABEL = re.compile(r"(tp|t|target|tgt|tg|entry|e|sl)(\d{1,2})")
 _INDEX_LABELS = {"tp": Meaning.TP, "t": Meaning.TP, "target": Meaning.TP, "tgt": Meaning.TP, "tg": Meaning.TP,
                  "entry": Meaning.ENTRY, "e": Meaning.ENTRY, "sl": Meaning.SL}  # fmt: skip
 _WEAK_ENTRY = frozenset({("at",), ("from",), ("between",), ("price",), ("e",), ("@",)})
-_SIDE_GLUES = ("buylimit", "selllimit", "buystop", "sellstop", "buy", "sell", "long", "short")
+_SIDES = {"buy": Meaning.BUY, "long": Meaning.BUY, "sell": Meaning.SELL, "short": Meaning.SELL}
 _VOLUME_MEASURES = frozenset({"lot", "lots", "lotsize", "lot size", "volume", "size", "position size"})
 _TICKER = re.compile(r"[A-Z][A-Z0-9]{1,9}")
 
@@ -54,7 +54,6 @@ class TradeFields:
     symbols: list[tuple[str, str]] = field(default_factory=list)  # (canonical, as written)
     symbol_guessed: bool = False
     entries: list[float] = field(default_factory=list)
-    entry_zone_written: bool = False
     sl: float | None = None
     sl_in_pips: bool = False
     tps: list[float] = field(default_factory=list)
@@ -130,24 +129,32 @@ def _word_lexemes(token: Token, phrases: Mapping, alias_index: Mapping[str, str]
         return [Lexeme("term", token, _INDEX_LABELS[m[1]], (m[1],), index=int(m[2]))]
     if symbol := _symbol_of(token.text, alias_index):
         return [Lexeme("symbol", token, symbol=symbol, written=token.text)]
-    for glue in _SIDE_GLUES:  # XAUUSDSELL, BUYGOLD, BUYLIMIT
-        for head, tail in ((low[: -len(glue)], glue), (glue, low[len(glue) :])):
-            if not head or not tail or glue not in (head, tail):
-                continue
-            rest = head if tail == glue else tail
-            meaning = phrases.get((rest,))
-            glued = [phrases.get((glue,))] if glue in ("buy", "sell", "long", "short") else None
-            if glued is None:  # buylimit etc. are phrases themselves
-                continue
-            written = token.text[: len(rest)] if rest == head else token.text[len(glue) :]
-            if symbol := _symbol_of(written, alias_index):
-                side = Lexeme("term", token, glued[0], (glue,))
-                sym = Lexeme("symbol", token, symbol=symbol, written=written)
-                return [sym, side] if rest == head else [side, sym]
-            if meaning in (Meaning.LIMIT, Meaning.STOP, Meaning.MARKET):  # BUYNOW
-                pair = [Lexeme("term", token, glued[0], (glue,)), Lexeme("term", token, meaning, (rest,))]
-                return pair if rest == tail else pair[::-1]
+    if glued := _glued(token, phrases, alias_index):
+        return glued
     return [Lexeme("word", token)]
+
+
+def _glued(token: Token, phrases: Mapping, alias_index: Mapping[str, str]) -> list[Lexeme] | None:
+    """A side written against a symbol or an order word: ``XAUUSDSELL``, ``BUYGOLD``, ``BUYLIMIT``."""
+    low = token.low
+    for word, side in _SIDES.items():
+        if len(low) <= len(word):
+            continue
+        if low.endswith(word):
+            rest, side_first = token.text[: -len(word)], False
+        elif low.startswith(word):
+            rest, side_first = token.text[len(word) :], True
+        else:
+            continue
+        if symbol := _symbol_of(rest, alias_index):
+            other = Lexeme("symbol", token, symbol=symbol, written=rest)
+        elif (meaning := phrases.get((rest.lower(),))) in (Meaning.LIMIT, Meaning.STOP, Meaning.MARKET):
+            other = Lexeme("term", token, meaning, (rest.lower(),))
+        else:
+            continue
+        side_lexeme = Lexeme("term", token, side, (word,))
+        return [side_lexeme, other] if side_first else [other, side_lexeme]
+    return None
 
 
 def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
@@ -273,7 +280,7 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
                         last_assigned = ("sl", value, lx.token)
                     label_has_value = True
             elif label == Meaning.ENTRY or (label is None and (fields.side or fields.symbols)):
-                if label is None and Meaning.SL in fields.labels_seen | {Meaning.TP} & fields.labels_seen:
+                if label is None and fields.labels_seen & {Meaning.SL, Meaning.TP}:
                     continue  # a bare number after the levels: a remark
                 if label == Meaning.ENTRY and lx.token.is_integer and value <= 5 and _index_follows(after):
                     continue  # "Entry 1: 2300"
@@ -285,12 +292,8 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
                 label_has_value = True
                 last_assigned = ("entry", value, lx.token)
                 entry_gap_ok = _zone_separator_follows(after)
-                if entry_gap_ok:
-                    fields.entry_zone_written = True
         previous_label = label if label not in (None, Meaning.MEASURE) else None
         previous_had_value = label_has_value
-        if not line:
-            continue
     return fields
 
 

@@ -44,8 +44,8 @@ _PHRASES: dict[Meaning, tuple[str, ...]] = {
         "sell | selling | short | shorts | go short | venta | vender | venda | vende | vente | vendre | "
         "verkaufen | verkauf"
     ),
-    Meaning.LIMIT: _phrases("limit | buylimit | selllimit | limit order | pending limit | limite"),
-    Meaning.STOP: _phrases("stop | buystop | sellstop | stop order | pending stop"),
+    Meaning.LIMIT: _phrases("limit | limit order | pending limit | limite"),
+    Meaning.STOP: _phrases("stop | stop order | pending stop"),
     Meaning.MARKET: _phrases(
         "now | market | mkt | market price | market execution | at market | instant | "
         "instant execution | instantly | immediately | cmp | current price | current market price | "
