@@ -2,7 +2,7 @@
 
 In ``corpus/``: ``public.jsonl`` and ``ttmt-corpus/`` are the shared corpora (copied from
 ``shared/signals``, see ``SHARED-README.md``; the TTMT corpus is MIT, see its LICENSE);
-``own.jsonl`` is this product's own set (tuned for); ``holdout.jsonl`` and ``holdout2.jsonl`` were
+``own.jsonl`` is this product's own set (tuned for); ``holdout.jsonl``, ``holdout2.jsonl`` and ``holdout3.jsonl`` were
 written by other people who never saw the parser, and measured by ``bench/signal_parser.py`` before
 their failures were looked at (the bench's results say how each first measured).
 """
@@ -102,6 +102,10 @@ def holdout_cases() -> list[Case]:
 
 def second_holdout_cases() -> list[Case]:
     return product_format(CORPUS / "holdout2.jsonl")
+
+
+def third_holdout_cases() -> list[Case]:
+    return product_format(CORPUS / "holdout3.jsonl")
 
 
 def compared(contract: dict, expected: dict) -> dict:
