@@ -31,9 +31,14 @@ _LEAD = (
 )
 _FRACTIONS = {"half": 0.5, "1/2": 0.5, "third": 1 / 3, "1/3": 1 / 3, "quarter": 0.25, "1/4": 0.25,
               "2/3": 2 / 3, "3/4": 0.75, "two thirds": 2 / 3, "three quarters": 0.75}  # fmt: skip
+_FRACTION_WORDS = {"moitié": "half", "mitad": "half", "metade": "half", "hälfte": "half"}
 _FRACTION = (
     r"(?:half|1/2|1/3|1/4|2/3|3/4|(?:a |one |another )?third|(?:a |one )?quarter|two thirds|three quarters"
     r"|\d{1,3}(?:[.,]\d+)?\s*%)"
+)
+# "close" in French, Spanish, Portuguese, German
+_CLOSE_ABROAD = (
+    r"(?:fermez|fermer|ferme|cerrar|cierra|cierren|cerrad|fechar|feche|fechem|schließen|schliessen|schließt)"
 )
 _PARTIAL_WORDS = r"(?:partials?|part|some|portion|partial (?:profits?|close|tp))"
 
@@ -86,6 +91,10 @@ _RULES: tuple[tuple[ActionKind, tuple[re.Pattern, ...]], ...] = (
             ),
             _pattern(r"\b(?P<frac>half)\s+(?:close|position|lot|lots|size|volume|off)\b"),
             _pattern(
+                rf"\b{_CLOSE_ABROAD}\s+(?:la |el |a |die |den )?(?P<frac>moitié|mitad|metade|hälfte|"
+                r"\d{1,3}\s*%)"
+            ),
+            _pattern(
                 rf"\b(?:close|closing|take|taking|book|booking|secure|securing|lock|bank)\s+"
                 rf"(?:(?:in|some|the|your|our|a)\s+)?{_PARTIAL_WORDS}\b"
             ),
@@ -118,6 +127,10 @@ _RULES: tuple[tuple[ActionKind, tuple[re.Pattern, ...]], ...] = (
                 rf"\s*(?:to|at|@|:)?\s*(?P<num>{_NUM})"
             ),
             _pattern(rf"\b(?:trail|trailing)\b[^\n\d]{{0,14}}?(?:to|at|@)\s*(?P<num>{_NUM})"),
+            _pattern(
+                r"\b(?:lock|locking|secure|securing|protect|protecting)\s+(?:in\s+)?(?:the\s+|some\s+|your\s+)?"
+                rf"(?:profits?|gains?|pips)\s+(?:at|@|to)\s*(?P<num>{_NUM})"
+            ),
         ),
     ),
     (
@@ -134,7 +147,8 @@ _RULES: tuple[tuple[ActionKind, tuple[re.Pattern, ...]], ...] = (
         ActionKind.CANCEL,
         (
             _pattern(
-                r"\b(?:cancel|cancelled|canceled|cancelling|delete|deleted|remove|removed|void|withdraw)\b"
+                r"\b(?:cancel|cancelled|canceled|cancelling|delete|deleted|remove|removed|void|withdraw|kill|pull|"
+                r"scrap|annuler|annulez|cancelar|cancele|cancela|stornieren|löschen)\b"
             ),
             _pattern(r"\b(?:don'?t|do not|dont)\s+(?:enter|take|open|place)\b"),
             _pattern(
@@ -154,6 +168,7 @@ _RULES: tuple[tuple[ActionKind, tuple[re.Pattern, ...]], ...] = (
                 r"\b(?:close|exit)\s+(?:all|everything|now|at market|the trade|trades|positions?|it|them)\b"
             ),
             _pattern(r"\bget out\b|\btake (?:the )?profits? (?:now|here)\b|\bclose early\b"),
+            _pattern(rf"\b{_CLOSE_ABROAD}\s+(?:tout|tutto|todo|todas|tudo|alles|all)\b"),
         ),
     ),
 )
@@ -196,7 +211,7 @@ def _found(action: ActionKind, m: re.Match) -> Found | None:
         written = (groups.get("frac") or "").lower().strip()
         if not written:
             return Found(m.start(), action, None, fraction_stated=False)
-        return Found(m.start(), action, _fraction(written))
+        return Found(m.start(), action, _fraction(_FRACTION_WORDS.get(written, written)))
     if action in (ActionKind.MOVE_SL, ActionKind.MOVE_TP):
         number = _price(groups.get("num"))
         target = int(groups["tpn"]) if groups.get("tpn") else None

@@ -81,11 +81,13 @@ _REPORT = re.compile(
     r"(?:profit|gain|secured|banked|running|in profit|won|lost|loss|done)"
     r"|\b(?:in profit|running profit|floating|boom+|bingo|congrat\w*|well done|smashed|stopped out)\b"
     r"|\b(?:we|i|you)\s+(?:sold|bought|closed|took|caught|made|banked|secured|booked|got)\b"
-    r"|\blast (?:week|month|trade|signal|night)\b",
+    r"|\blast (?:week|month|trade|signal|night)\b"
+    # "TP1: 2405 ✅" (the mark read as "hit"), unless it is a bullet before the next label
+    r"|\b(?:tp|target)s?\s*\d?\s*[:=-]?\s*\d[\d.,]*[ \t]+hit\b(?![ \t]*(?:tp|target|sl|stop))",
     re.I,
 )
 _HIT_MARKS = re.compile("[\u2705\u2714\u2611]\ufe0f?")
-_REMARKS = re.compile(r"\([^)\n]*\)")  # "(+50 pips)" after a level is a remark, not a report
+_REMARKS = re.compile(r"(?<=\d)\s*\([^)\n]*\)")  # "2333 (+50 pips)": a level's remark, not a report
 _PROMOTION = re.compile(r"https?://|www\.|t\.me/|@\w{4,}", re.I)
 
 
@@ -151,12 +153,16 @@ def _completes(alert: Reading | None, fields: TradeFields) -> bool:
 
 
 def _noise(flat: str, words: set[str], fields: TradeFields) -> str | None:
-    """Why the message reads as noise, if it does (checked before it may be a trade)."""
-    if _REPORT.search(_REMARKS.sub(" ", flat)):
+    """Why the message reads as noise, if it does. A complete signal (side, symbol, SL and a
+    target) wrapped in a report, a recap or an advert is still a signal, unless the report is
+    about its own lines ("GOLD BUY 2330 ... TP1 ✅")."""
+    complete = bool(fields.side and fields.symbols and fields.sl is not None and fields.tps)
+    reported = {n for n, line in enumerate(flat.split("\n")) if _REPORT.search(_REMARKS.sub(" ", line))}
+    if reported and (not complete or reported & fields.field_lines):
         return "report"
-    if words & RECAP_WORDS and not (fields.sl is not None and fields.tps):
+    if words & RECAP_WORDS and not complete:
         return "recap"
-    if (words & PROMOTION_WORDS or _PROMOTION.search(flat)) and not (fields.side and fields.has_levels):
+    if (words & PROMOTION_WORDS or _PROMOTION.search(flat)) and not complete:
         return "promotion"
     return None
 

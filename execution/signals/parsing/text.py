@@ -69,6 +69,7 @@ def _corrected(word: str) -> str:
 
 
 _TOKEN = re.compile(
+    r"(?P<ordinal>\d{1,2}(?:st|nd|rd|th)\b)|"
     rf"(?P<num>\d(?:[\d.,{_THIN}]*\d)?)"
     r"|(?P<word>[^\W\d_](?:[\w.'#]*[^\W_])?)"
     r"|(?P<mark>[:@\-/~=|,;()+$%#!?&*<>])"
@@ -130,7 +131,9 @@ def tokenize(lines: list[str]) -> list[list[Token]]:
     for line in lines:
         tokens: list[Token] = []
         for m in _TOKEN.finditer(line):
-            if m["num"] is not None:
+            if m["ordinal"] is not None:  # "2nd entry": a place, not a number
+                tokens.append(Token("word", m["ordinal"], m.start(), m.end(), low=m["ordinal"].lower()))
+            elif m["num"] is not None:
                 tokens.extend(_numbers(m["num"], m.start(), m.end()))
             elif m["word"] is not None:
                 tokens.extend(_word(m["word"], m.start(), m.end()))

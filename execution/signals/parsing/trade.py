@@ -61,6 +61,7 @@ class TradeFields:
     runner: bool = False
     volume_written: bool = False
     labels_seen: set[Meaning] = field(default_factory=set)
+    field_lines: set[int] = field(default_factory=set)  # lines that carry the side, symbol or a level
     words: int = 0  # words in the message
     unexplained: int = 0  # words the reader could not place
     hedges: int = 0
@@ -162,7 +163,7 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
     _find_unknown_ticker(lines, fields)
     previous_label: Meaning | None = None  # the label in force at the end of the line above
     previous_had_value = True
-    for line in lines:
+    for number, line in enumerate(lines):
         label: Meaning | None = None
         label_has_value = False
         index_pending = False
@@ -174,8 +175,8 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
         if (
             only_numbers
             and previous_label in (Meaning.TP, Meaning.SL, Meaning.ENTRY)
-            and (previous_label == Meaning.TP or not previous_had_value)
-        ):
+            and (previous_label in (Meaning.TP, Meaning.ENTRY) or not previous_had_value)
+        ):  # a target or an entry a line ("1) 64,200"), or the value under its label
             label, index_pending = previous_label, previous_label == Meaning.TP
         for pos, lx in enumerate(line):
             before = line[pos - 1] if pos else None
@@ -191,6 +192,7 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
                 continue
             if lx.kind == "symbol":
                 fields.words += 1
+                fields.field_lines.add(number)
                 if not any(canonical == lx.symbol for canonical, _ in fields.symbols):
                     fields.symbols.append((lx.symbol, lx.written))
                 continue
@@ -200,6 +202,7 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
                 if meaning in (Meaning.BUY, Meaning.SELL):
                     fields.sides_written.add(meaning.value)
                     fields.side = fields.side or meaning.value
+                    fields.field_lines.add(number)
                     label = None
                 elif meaning == Meaning.LIMIT:
                     fields.order_type = "limit"
@@ -271,12 +274,16 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
                 value = _completed(value, lx.token, line_tp_token)
                 line_tp_token = lx.token
                 fields.tps.append(value)
+                fields.field_lines.add(number)
                 label_has_value = True
                 last_assigned = ("tp", value, lx.token)
             elif label == Meaning.SL:
+                if lx.token.is_integer and value <= 5 and _index_follows(after):
+                    continue  # "Stop Targets: 1) 62,900"
                 if not label_has_value:
                     if fields.sl is None:
                         fields.sl = value
+                        fields.field_lines.add(number)
                         last_assigned = ("sl", value, lx.token)
                     label_has_value = True
             elif label == Meaning.ENTRY or (label is None and (fields.side or fields.symbols)):
@@ -289,6 +296,7 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
                 value = _completed(value, lx.token, line_entry_token)
                 line_entry_token = lx.token
                 fields.entries.append(value)
+                fields.field_lines.add(number)
                 label_has_value = True
                 last_assigned = ("entry", value, lx.token)
                 entry_gap_ok = _zone_separator_follows(after)

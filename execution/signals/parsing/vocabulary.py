@@ -54,12 +54,13 @@ _PHRASES: dict[Meaning, tuple[str, ...]] = {
     Meaning.ENTRY: _phrases(
         "entry | entries | entry price | entry point | entry zone | entry area | entry level | enter | "
         "enter at | enter now | ep | open price | price | zone | area | range | entry range | between | "
-        "from | at | e | layer | layers | reentry | re entry | re-entry | entrada | entrée | einstieg"
+        "from | at | e | entry target | entry targets | layer | layers | reentry | re entry | re-entry | "
+        "entrada | entrée | einstieg"
     ),
     Meaning.SL: _phrases(
         "sl | stoploss | stop loss | stoplose | stop lose | stop los | stoplos | "
         "s l | stop level | stpl | stop lost | stoplost | stop price | "
-        "invalidation | protective stop | slo"
+        "invalidation | protective stop | slo | stop target | stop targets | stop loss target"
     ),
     Meaning.TP: _phrases(
         "tp | tps | take profit | takeprofit | takeprofits | take profits | target | targets | tgt | "

@@ -2,9 +2,10 @@
 
 In ``corpus/``: ``public.jsonl`` and ``ttmt-corpus/`` are the shared corpora (copied from
 ``shared/signals``, see ``SHARED-README.md``; the TTMT corpus is MIT, see its LICENSE);
-``own.jsonl`` is this product's own set (tuned for); ``holdout.jsonl``, ``holdout2.jsonl`` and ``holdout3.jsonl`` were
-written by other people who never saw the parser, and measured by ``bench/signal_parser.py`` before
-their failures were looked at (the bench's results say how each first measured).
+``own.jsonl`` is this product's own set (tuned for); ``holdout.jsonl``, ``holdout2.jsonl`` and
+``holdout3.jsonl`` were written by other people who never saw the parser, and measured by
+``bench/signal_parser.py`` before their failures were looked at (its results say how each first
+measured).
 """
 
 from __future__ import annotations

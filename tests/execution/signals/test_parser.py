@@ -12,7 +12,11 @@ from tests.execution.signals import corpora
 
 # the hold-out sets are tested too, once measured (see bench/signal_parser.py for their first figures)
 ALL_CASES = (
-    corpora.shared_cases() + corpora.own_cases() + corpora.holdout_cases() + corpora.second_holdout_cases()
+    corpora.shared_cases()
+    + corpora.own_cases()
+    + corpora.holdout_cases()
+    + corpora.second_holdout_cases()
+    + corpora.third_holdout_cases()
 )
 
 
@@ -115,6 +119,12 @@ def test_a_stop_moved_to_a_target_of_the_signal_replied_to_takes_that_targets_pr
         ),
         ("Close 1/3 now, SL to BE", [{"action": "close_partial", "fraction": 0.33}, {"action": "breakeven"}]),
         ("Cancel the buy limit and close all gold", [{"action": "cancel"}, {"action": "close_all"}]),
+        (
+            "Lock in profits at 2,392 and close 25%",
+            [{"action": "move_sl", "sl": 2392}, {"action": "close_partial", "fraction": 0.25}],
+        ),  # fmt: skip
+        ("Kill the limit order on silver", [{"action": "cancel"}]),
+        ("Fermez la moitié de la position", [{"action": "close_partial", "fraction": 0.5}]),
     ],
 )
 def test_several_actions_in_one_message_come_in_the_order_written(text, actions):
@@ -204,6 +214,27 @@ def test_symbols_written_with_slashes_suffixes_and_aliases(text, symbol):
 def test_the_side_and_targets_in_spanish_portuguese_french_and_german(text, side, tp):
     reading = contract(text)
     assert (reading["kind"], reading["side"], reading["tp"]) == ("open", side, tp)
+
+
+def test_a_complete_signal_wrapped_in_results_and_adverts_is_read_but_a_repost_with_its_hits_is_not():
+    wrapped = (
+        "Yesterday's results: +85 pips ✅\n\nToday's trade 👇\nAUDJPY BUY 98.40\nSL 97.90\nTP 99.00\n\n"
+        "Join VIP t.me/x"
+    )
+    assert contract(wrapped)["kind"] == "open"
+    repost = "XAUUSD BUY 2330 SL 2320 TP1 2340 ✅ TP2 2350 ✅"
+    assert parse(repost).problem_codes == ("report",)
+
+
+def test_layered_and_ordinal_entries_make_a_zone():
+    reading = contract("NAS100 BUY LIMIT\n1st entry 19,540\n2nd entry 19,480\nSL 19,420\nTP 19,680")
+    assert (reading["order_type"], reading["entry"]) == ("limit", {"low": 19480, "high": 19540})
+    card = (
+        "#BTC/USD Long\nEntry Targets:\n1) 64,200\n2) 63,700\nTake-Profit Targets:\n1) 65,000\n"
+        "Stop Targets:\n1) 62,900"
+    )
+    reading = contract(card)
+    assert (reading["entry"], reading["sl"], reading["tp"]) == ({"low": 63700, "high": 64200}, 62900, [65000])
 
 
 def test_the_volume_written_in_a_signal_is_never_read():
