@@ -9,9 +9,13 @@ from rest_framework.response import Response
 
 from execution.signals import parsing
 from execution.signals.parsing.reading import PROBLEMS
+from execution.signals.parsing.vocabulary import MEANINGS
 from execution.signals.web import MAX_MESSAGE_LENGTH
 from orgs.api.base import OrganizationScopedViewSet
 from orgs.models import Organization
+
+MAX_NAME_LENGTH = 32  # characters of a source's keyword or symbol name
+MAX_NAMES = 200  # keywords (or aliases) in one request
 
 # the contract's choices, as the schema documents them (ENUM_NAME_OVERRIDES names the first two)
 KINDS = [
@@ -39,6 +43,33 @@ class SignalParseSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The text of the message it replies to, if any (e.g. the alert that levels complete).",
     )
+    keywords = serializers.DictField(
+        child=serializers.ChoiceField(choices=sorted(MEANINGS)),
+        required=False,
+        help_text='A source\'s own words and what each means, e.g. {"kopen": "buy", "doel": "tp"}.',
+    )
+    aliases = serializers.DictField(
+        child=serializers.CharField(max_length=MAX_NAME_LENGTH),
+        required=False,
+        help_text='A source\'s own symbol names, e.g. {"G": "XAUUSD"}.',
+    )
+
+    def validate_keywords(self, keywords: dict) -> dict:
+        return self._names(keywords)
+
+    def validate_aliases(self, aliases: dict) -> dict:
+        return self._names(aliases)
+
+    def _names(self, mapping: dict) -> dict:
+        if len(mapping) > MAX_NAMES:
+            raise serializers.ValidationError(f"At most {MAX_NAMES} names.")
+        if any(not name.strip() or len(name) > MAX_NAME_LENGTH for name in mapping):
+            raise serializers.ValidationError(f"Each name must be 1 to {MAX_NAME_LENGTH} characters.")
+        return mapping
+
+    def parser_options(self) -> parsing.ParserOptions:
+        data = self.validated_data
+        return parsing.ParserOptions(keywords=data.get("keywords", {}), aliases=data.get("aliases", {}))
 
 
 @extend_schema_field(
@@ -103,4 +134,7 @@ class SignalParseViewSet(OrganizationScopedViewSet):
         serializer = SignalParseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        return Response(parsing.parse(data["text"], reply_to=data.get("reply_to") or None).to_contract())
+        reading = parsing.parse(
+            data["text"], reply_to=data.get("reply_to") or None, options=serializer.parser_options()
+        )
+        return Response(reading.to_contract())

@@ -192,3 +192,34 @@ def test_the_schema_documents_the_request_and_the_contract(member_api):
     contract = components[response.rsplit("/", 1)[1]]
     assert set(contract["properties"]) == set(parse(OPEN).to_contract())
     assert set(components["ProblemCodeEnum"]["enum"]) >= {"no_alert", "sl_missing", "promotion"}
+
+
+def test_a_sources_keywords_and_aliases_are_applied(member_api, organization):
+    text = "G kopen 2330 doel 2340 sl 2320"
+    plain = post(member_api, organization, {"text": text}).json()
+    assert plain["kind"] != "open"
+
+    body = post(
+        member_api,
+        organization,
+        {"text": text, "keywords": {"kopen": "buy", "doel": "tp"}, "aliases": {"G": "XAUUSD"}},
+    ).json()
+
+    assert (body["kind"], body["side"], body["symbol"]) == ("open", "buy", "XAUUSD")
+    assert (body["entry"], body["sl"], body["tp"]) == (2330, 2320, [2340])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"keywords": {"kopen": "purchase"}}, "keywords"),
+        ({"keywords": {"x" * 33: "buy"}}, "keywords"),
+        ({"aliases": {"G": "X" * 33}}, "aliases"),
+        ({"aliases": {f"S{i}": "XAUUSD" for i in range(201)}}, "aliases"),
+    ],
+)
+def test_bad_keywords_or_aliases_are_refused_on_their_field(member_api, organization, body, field):
+    response = post(member_api, organization, {"text": "XAUUSD BUY NOW", **body})
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
