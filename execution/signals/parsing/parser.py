@@ -101,9 +101,10 @@ def parse(text: str, *, reply_to: str | None = None, options: ParserOptions | No
     options = options or ParserOptions()
     phrases = _table(tuple(sorted((k.lower(), v) for k, v in options.keywords.items())))
     aliases = dict(options.aliases)
+    alias_names = {name.upper() for name in aliases}
 
-    def joins_pair(a: str, b: str) -> bool:
-        return known_instrument(a + b) is not None or (a + b).upper() in {k.upper() for k in aliases}
+    def joins_pair(a: str, b: str) -> bool:  # EUR/USD, or a source's own "G/U"
+        return known_instrument(a + b) is not None or (a + b).upper() in alias_names
 
     lines = tokenize(normalize(text, joins_pair=joins_pair))
     reinterpreted = settle_numbers(lines)
