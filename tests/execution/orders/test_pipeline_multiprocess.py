@@ -82,9 +82,10 @@ def max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
 def test_a_burst_across_worker_processes_keeps_at_most_5_in_flight_and_200_ms_between_starts(
     cluster, account
 ):
-    # Each call takes 1.5 s: without the limit, starts 200 ms apart would have 8 in flight at once
-    # (and the engine, whose waits hold no thread, could run all 12).
-    simulated_faults_set(account=account, latency_seconds=1.5, applies_to="trading")
+    # Each call takes 3 s: without the limit, starts 200 ms apart would have all 12 in flight at once
+    # (the engine's waits hold no thread). 3 s rather than less so that a loaded machine, starting
+    # sends up to 600 ms apart, still reaches the limit before the first call ends.
+    simulated_faults_set(account=account, latency_seconds=3.0, applies_to="trading")
     start_workers(cluster, threads=4)
 
     burst = [order_place(account=account, symbol="BTCUSD", side="buy", type="market") for _ in range(12)]

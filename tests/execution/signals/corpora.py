@@ -2,8 +2,8 @@
 
 In ``corpus/``: ``public.jsonl`` and ``ttmt-corpus/`` are the shared corpora (copied from
 ``shared/signals``, see ``SHARED-README.md``; the TTMT corpus is MIT, see its LICENSE);
-``own.jsonl`` is this product's own set (tuned for); ``holdout.jsonl``, ``holdout2.jsonl`` and
-``holdout3.jsonl`` were written by other people who never saw the parser, and measured by
+``own.jsonl`` is this product's own set (tuned for); ``holdout.jsonl`` to ``holdout5.jsonl`` were
+written by other people who never saw the parser, and measured by
 ``bench/signal_parser.py`` before their failures were looked at (its results say how each first
 measured).
 """
@@ -107,6 +107,14 @@ def second_holdout_cases() -> list[Case]:
 
 def third_holdout_cases() -> list[Case]:
     return product_format(CORPUS / "holdout3.jsonl")
+
+
+def fourth_holdout_cases() -> list[Case]:
+    return product_format(CORPUS / "holdout4.jsonl")
+
+
+def fifth_holdout_cases() -> list[Case]:
+    return product_format(CORPUS / "holdout5.jsonl")
 
 
 def compared(contract: dict, expected: dict) -> dict:
