@@ -14,17 +14,20 @@ from execution.accounts.symbols import known_instrument
 from execution.signals.parsing.reading import ActionKind
 from execution.signals.parsing.text import read_numbers
 
-_NUM = r"(\d[\d.,\u2009]*\d|\d)"
+_NUM = r"(?<![\w.])(?:\d[\d.,\u2009]*\d|\d)(?:k\b)?"  # not the 1 of "TP1"; "65.5k"
 _SL = r"(?:sl|stop ?loss|stoploss|stop ?lose|stops?)"
 _TPN = r"(?:tp|take ?profit|target|tgt)s?[ -]?(?:(?P<tpn>\d)(?![\d.,]))?"
 _BE = (
     r"(?:be|bep|breakeven|break ?even|b\.e|entry(?: price| point| level)?|(?:the|our|my|your) entry|"
-    r"open(?:ing)? price|cost|cost price|zero|0 risk|entry zone)"
+    r"open(?:ing)? price|cost|cost price|zero|0 risk|entry zone|(?:a |la |l')?entrada|(?:l')?entrée|einstieg)"
 )
-_TO = r"(?:\s*(?:to|at|@|on|=|->|>|:|in|into)\s*|\s+)"
+_PREPOSITION = r"(?:to|at|@|on|=|->|>|:|in|into|para|al|à|au|auf)"  # also "para a entrada", "auf Einstieg"
+_TO = rf"(?:\s*(?:(?:up|down)\s+)?{_PREPOSITION}\s*|\s+)"
 _VERB = (
     r"(?:move|moving|moved|set|put|shift|adjust|bring|drag|place|modify|change|update|take|trail|"
-    r"raise|lower|tighten|push|new|now|adjusted|changed|updated|shifted|placed|place)"
+    r"raise|lower|tighten|push|new|now|adjusted|changed|updated|shifted|placed|place|"
+    r"mover|mova|mueve|mueva|muevan|poner|ponga|coloque|colocar|déplacer|déplacez|mettre|mettez|"
+    r"verschieben|setzen|setzt)"
 )
 _LEAD = (
     r"(?:^|[\n.,;!&+]\s*|\band\s+|\bthen\s+|\bnow\s+|\bplease\s+|\bguys\s+|\bkindly\s+|\blet'?s\s+|\bpls\s+)"
@@ -58,6 +61,12 @@ _CONDITIONAL = re.compile(
 
 # "don't close early", "no need to close": the opposite of an order
 _NEGATED = re.compile(r"\b(?:don'?t|do not|dont|never|no need to|not|avoid)\s+(?:\w+\s+)?$", re.I)
+
+
+def _asked(text: str, start: int) -> bool:
+    """The action is in a question ("close half at 2,345 or hold for TP2?")."""
+    end = re.search(r"[\n!?]|\.(?:\s|$)", text[start:])
+    return bool(end) and end[0] == "?"
 
 
 def _sentence_before(text: str, start: int) -> str:
@@ -105,14 +114,14 @@ _RULES: tuple[tuple[ActionKind, tuple[re.Pattern, ...]], ...] = (
     (
         ActionKind.BREAKEVEN,
         (
-            _pattern(rf"\b{_VERB}\b[^\n\d]{{0,24}}?\b(?:to|at|@|on|in|into|=)\s*(?:the\s+)?{_BE}\b"),
+            _pattern(rf"\b{_VERB}\b[^\n\d]{{0,24}}?{_PREPOSITION}\s*(?:the\s+)?{_BE}\b"),
             _pattern(rf"\b{_SL}{_TO}(?:the\s+)?{_BE}\b"),
             _pattern(
                 r"\b(?:set|move|put|go|secure|make|lock|take|place|protect)\b[^\n\d]{0,15}?"
                 r"\b(?:be|breakeven|break ?even)\b"
             ),
-            _pattern(r"\bbreak ?even\b|\bbreakeven\b"),
-            _pattern(r"(?:^|[\n.,;!])\s*be\s*(?:now|please|pls|!|$|\n)"),
+            _pattern(r"(?<!\d )\bbreak ?even\b"),  # not "6 wins, 1 breakeven"
+            _pattern(r"(?:^|[\n.,;!+&]|\band\b)\s*be\s*(?:now|please|pls|!|$|\n)"),
             _pattern(r"\brisk[ -]?free\b|\bno risk\b|\bzero risk\b|\bremove (?:the )?risk\b"),
         ),
     ),
@@ -123,10 +132,14 @@ _RULES: tuple[tuple[ActionKind, tuple[re.Pattern, ...]], ...] = (
             _pattern(rf"\b{_SL}{_TO}(?:the\s+)?{_TPN}\b"),
             _pattern(rf"\b{_VERB}\b[^\n\d]{{0,14}}?\b{_SL}\b[^\n\d]{{0,10}}?(?P<num>{_NUM})"),
             _pattern(
-                rf"\b{_SL}\s*(?:now|moved|changed|updated|adjusted|shifted|trailed|is now|to|->|>)"
+                rf"\b{_SL}\s*(?:now|moved|changed|updated|adjusted|shifted|trailed|raised|lowered|tightened|"
+                r"is now|(?:up |down )?to|->|>)"
                 rf"\s*(?:to|at|@|:)?\s*(?P<num>{_NUM})"
             ),
             _pattern(rf"\b(?:trail|trailing)\b[^\n\d]{{0,14}}?(?:to|at|@)\s*(?P<num>{_NUM})"),
+            _pattern(
+                rf"\b(?:with|keep|leave|and)\b[^\n\d]{{0,20}}?\b{_SL}\s*(?:at|@|to|on)\s*(?P<num>{_NUM})"
+            ),
             _pattern(
                 r"\b(?:lock|locking|secure|securing|protect|protecting)\s+(?:in\s+)?(?:the\s+|some\s+|your\s+)?"
                 rf"(?:profits?|gains?|pips)\s+(?:at|@|to)\s*(?P<num>{_NUM})"
@@ -194,7 +207,9 @@ def find_actions(text: str) -> list[Found]:
     found = [
         f
         for f in found
-        if not _CONDITIONAL.search(_sentence_before(text, f.start)) and not _NEGATED.search(text[: f.start])
+        if not _CONDITIONAL.search(_sentence_before(text, f.start))
+        and not _NEGATED.search(text[: f.start])
+        and not _asked(text, f.start)
     ]
     found.sort(key=lambda f: f.start)
     out: list[Found] = []
@@ -264,5 +279,8 @@ def _fraction(written: str) -> float | None:
 def _price(written: str | None) -> float | None:
     if not written:
         return None
-    numbers = [t for t in read_numbers(written) if t.kind == "num"]
-    return numbers[0].value if numbers else None
+    thousands = written.lower().endswith("k")
+    numbers = [t for t in read_numbers(written.rstrip("kK")) if t.kind == "num"]
+    if not numbers:
+        return None
+    return numbers[0].value * 1000 if thousands else numbers[0].value

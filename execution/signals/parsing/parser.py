@@ -15,7 +15,8 @@ How a message is classified, in order:
 
 Confidence starts at 1 and loses a fixed amount for each thing the reader had to guess or that does
 not fit (the ``_COST`` table): a route trades readings at or above its threshold (0.7 by default)
-and holds the rest. A reading that needed no guess stays above 0.8.
+and holds the rest. Words the reader could not place cost in proportion (half as much beside a
+complete signal, where they are its explanation).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ _COST = {
     "side_conflict": 0.4,
     "several_symbols": 0.15,
     "levels_inconsistent": 0.35,
-    "hedged": 0.35,
+    "hedged": 0.15,
     "sl_missing": 0.05,
     "tp_missing": 0.05,
     "alert_only": 0.05,
@@ -69,7 +70,9 @@ _COST = {
     "reference_unresolved": 0.4,
     "fraction_unstated": 0.1,
 }
-_UNEXPLAINED_COST = 0.6  # times the share of words the reader could not place
+# times the share of words the reader could not place; beside a complete signal they are mostly its
+# explanation, so they cost half
+_UNEXPLAINED_COST = 0.6
 
 _REPORT = re.compile(
     r"\b(?:tp|target|sl|stop ?loss|stoploss|stop|entry|order|limit|trade|signal|zone|level|price)s?"
@@ -117,28 +120,39 @@ def parse(text: str, *, reply_to: str | None = None, options: ParserOptions | No
     if fields.symbol is None and options.default_symbol and fields.side:
         fields.symbols.append((options.default_symbol.upper(), ""))
 
-    if fields.side and fields.symbol and _is_trade(fields, noise):
+    complete = _complete(fields)
+    if fields.side and fields.symbol and _is_trade(fields, noise) and (complete or not actions):
         if _completes(alert, fields):
             return _details(fields, alert, reinterpreted)
         return _open(fields, reinterpreted)
     if actions and noise != "promotion":
         return _modify(actions, fields, alert)
+    plain = noise is None and _mostly_levels(fields) and not (fields.conditional or fields.asked)
     if (
-        not fields.side
+        plain
+        and not fields.side
         and fields.symbol
         and fields.sl is not None
         and fields.tps
-        and noise is None
         and _inferred_side(fields)
     ):
         return _open(fields, reinterpreted)
-    if fields.side and not fields.symbol and fields.has_levels and noise is None:
+    if plain and fields.side and not fields.symbol and fields.has_levels:
         return _open(fields, reinterpreted)
-    if not fields.side and not fields.symbol and (fields.sl is not None or fields.tps) and noise is None:
+    if plain and not fields.side and not fields.symbol and (fields.sl is not None or fields.tps):
         if alert is not None and alert.kind == Kind.OPEN and (alert.sl is not None or alert.tp):
             return _modify(_level_changes(fields), fields, alert)  # "SL 2426" to a complete signal
         return _details(fields, alert, reinterpreted)
     return _ignore(noise or ("commentary" if fields.side and fields.symbol else "no_signal"), fields)
+
+
+def _complete(fields: TradeFields) -> bool:
+    return bool(fields.side and fields.symbols and fields.sl is not None and fields.tps)
+
+
+def _mostly_levels(fields: TradeFields) -> bool:
+    """Levels with little else: details, or a trade missing its side or symbol, are only read so."""
+    return fields.unexplained * 3 <= fields.words
 
 
 def _completes(alert: Reading | None, fields: TradeFields) -> bool:
@@ -157,7 +171,7 @@ def _noise(flat: str, words: set[str], fields: TradeFields) -> str | None:
     """Why the message reads as noise, if it does. A complete signal (side, symbol, SL and a
     target) wrapped in a report, a recap or an advert is still a signal, unless the report is
     about its own lines ("GOLD BUY 2330 ... TP1 ✅")."""
-    complete = bool(fields.side and fields.symbols and fields.sl is not None and fields.tps)
+    complete = _complete(fields)
     reported = {n for n, line in enumerate(flat.split("\n")) if _REPORT.search(_REMARKS.sub(" ", line))}
     if reported and (not complete or reported & fields.field_lines):
         return "report"
@@ -169,7 +183,7 @@ def _noise(flat: str, words: set[str], fields: TradeFields) -> str | None:
 
 
 def _is_trade(fields: TradeFields, noise: str | None) -> bool:
-    if noise == "report":
+    if noise == "report" or fields.conditional or fields.asked:
         return False
     if noise is not None and not (fields.sl is not None or fields.tps):
         return False
@@ -235,10 +249,11 @@ def _consistent(fields: TradeFields, side: str) -> bool:
     return True
 
 
-def _confidence(problems: list[Problem], fields: TradeFields | None = None, *, hedged: bool = False) -> float:
+def _confidence(problems: list[Problem], fields: TradeFields | None = None) -> float:
     score = 1.0 - sum(_COST.get(p.code, 0) for p in problems)
     if fields is not None and fields.words:
-        score -= _UNEXPLAINED_COST * fields.unexplained / fields.words
+        cost = _UNEXPLAINED_COST / 2 if _complete(fields) else _UNEXPLAINED_COST
+        score -= cost * fields.unexplained / fields.words
     return max(0.05, min(1.0, round(score, 2)))
 
 

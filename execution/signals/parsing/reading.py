@@ -47,7 +47,8 @@ PROBLEMS: Mapping[str, str] = MappingProxyType(
         "report": "A result report (a target or stop reached, pips won), not an instruction.",
         "recap": "A recap of past results, not an instruction.",
         "promotion": "A promotion or announcement, not an instruction.",
-        "commentary": "Commentary or analysis: it names a market but gives no firm instruction.",
+        "commentary": "Commentary, analysis or a question: it names a market but gives no firm instruction "
+        "(a side under a condition, such as 'if it breaks 1.0850 we might sell', is not one).",
         "no_signal": "Nothing in the message reads as a trade or a change to one.",
         # what is missing or guessed in a trade
         "alert_only": "An alert with no levels: entry at market, no stop loss or target written yet.",
@@ -65,7 +66,7 @@ PROBLEMS: Mapping[str, str] = MappingProxyType(
         "tp_in_pips": "A target is written as a distance (pips or points), not a price.",
         "volume_ignored": "The volume the signal writes is ignored: volume comes from your risk settings.",
         "number_reinterpreted": "A number was read another way to match the other prices in the message.",
-        "hedged": "The message hedges (if, might, wait for...): the trade may not be meant now.",
+        "hedged": "The message hedges (we expect, soon, looking...) beside a complete signal.",
         # details and modifications
         "no_alert": "Levels without a side or symbol: they complete an alert, and none was given.",
         "value_missing": "A change names no price to move to.",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from execution.accounts.symbols import canonicalize, known_instrument
 from execution.signals.parsing.text import Token, near
 from execution.signals.parsing.vocabulary import (
+    CONDITIONALS,
     HEDGES,
     LEVELS_TO_FOLLOW,
     LONGEST_PHRASE,
@@ -65,6 +66,8 @@ class TradeFields:
     words: int = 0  # words in the message
     unexplained: int = 0  # words the reader could not place
     hedges: int = 0
+    conditional: bool = False  # a side written under a condition ("if ... we might sell")
+    asked: bool = False  # a side or symbol in a question ("anyone still in the US30 buy?")
 
     @property
     def symbol(self) -> str | None:
@@ -161,6 +164,7 @@ def _glued(token: Token, phrases: Mapping, alias_index: Mapping[str, str]) -> li
 def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
     fields = TradeFields()
     _find_unknown_ticker(lines, fields)
+    sentences = _Sentences(fields)
     previous_label: Meaning | None = None  # the label in force at the end of the line above
     previous_had_value = True
     for number, line in enumerate(lines):
@@ -178,7 +182,9 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
             and (previous_label in (Meaning.TP, Meaning.ENTRY) or not previous_had_value)
         ):  # a target or an entry a line ("1) 64,200"), or the value under its label
             label, index_pending = previous_label, previous_label == Meaning.TP
+        sentences.start()
         for pos, lx in enumerate(line):
+            sentences.see(lx)
             before = line[pos - 1] if pos else None
             after = line[pos + 1] if pos + 1 < len(line) else None
             if lx.kind == "word":
@@ -317,6 +323,33 @@ def _completed(value: float, token: Token, previous: Token | None) -> float:
     if head.endswith("."):
         return value
     return float(head + token.text)
+
+
+class _Sentences:
+    """Follows one sentence at a time (a line, or up to ``.``, ``!``, ``?``, ``;``) to tell when its
+    side is conditional or it asks about a trade."""
+
+    def __init__(self, fields: TradeFields):
+        self.fields = fields
+        self.start()
+
+    def start(self) -> None:
+        self.conditional = self.side = self.market = False
+
+    def see(self, lx: Lexeme) -> None:
+        if lx.kind == "mark" and lx.token.text in "?.!;":
+            if lx.token.text == "?" and (self.side or self.market):
+                self.fields.asked = True
+            self.start()
+            return
+        if lx.kind == "word" and lx.token.low in CONDITIONALS:
+            self.conditional = True
+        elif lx.kind == "term" and lx.meaning in (Meaning.BUY, Meaning.SELL):
+            self.side = True
+        elif lx.kind == "symbol":
+            self.market = True
+        if self.conditional and self.side:
+            self.fields.conditional = True
 
 
 def _index_follows(after: Lexeme | None) -> bool:

@@ -108,6 +108,10 @@ HEDGES = _words(
     "planning probably chance forecast predict prediction idea ideas scenario hope hoping want how "
     "why lesson education educational tutorial learn learning"
 )
+# The hedges that make a side conditional when they share its sentence: never a trade.
+CONDITIONALS = _words(
+    "if unless might maybe perhaps possibly possible potential potentially could wait waiting once"
+)
 # After a label with no value yet ("SL: soon"): the level is still to come, not a hedge.
 LEVELS_TO_FOLLOW = _words("soon later tba tbd coming pending wait")
 RECAP_WORDS = _words(

@@ -17,6 +17,8 @@ ALL_CASES = (
     + corpora.holdout_cases()
     + corpora.second_holdout_cases()
     + corpora.third_holdout_cases()
+    + corpora.fourth_holdout_cases()
+    + corpora.fifth_holdout_cases()
 )
 
 
@@ -59,6 +61,11 @@ def test_noise_is_never_read_as_a_trade_or_a_change(case):
         ("🚀 Join our VIP channel for 90% accurate signals! t.me/vipgold", "promotion"),
         ("Today's recap: XAUUSD buy +120 pips, EURUSD sell +40 pips", "report"),
         ("Sell EURUSD if price breaks 1.0800", "commentary"),
+        ("If EURUSD loses 1.0850 we might sell the retest, SL around 1.0880, TP 1.0800.", "commentary"),
+        ("Is the NAS100 buy limit at 20,880 still valid? 😅", "commentary"),
+        ("Close half at 2,345 or hold for TP2? What do you think 🤔", "no_signal"),
+        ("FX DESK | Weekly tally\n9 trades, 6 wins, 2 losses, 1 breakeven. +164 pips net.", "report"),
+        ("Tip 💡 don't put your SL exactly on round numbers like 2,300 — give it a few pips.", "no_signal"),
     ],
 )
 def test_hard_noise_naming_a_market_is_ignored_with_its_reason(text, reason):
@@ -264,7 +271,6 @@ def test_confidence_is_high_for_complete_signals_and_below_the_threshold_when_a_
     guessed = {
         "side_inferred": "XAUUSD 2330 SL 2320 TP 2340",
         "symbol_missing": "BUY 2330 SL 2320 TP 2340",
-        "hedged": "If gold comes back to 2300, buy it, SL 2290 TP 2320",
         "levels_inconsistent": "XAUUSD BUY 2330 SL 2340 TP 2320",
     }
     for code, text in guessed.items():
@@ -272,6 +278,23 @@ def test_confidence_is_high_for_complete_signals_and_below_the_threshold_when_a_
         assert reading.kind == Kind.OPEN, text
         assert code in reading.problem_codes, (text, reading.problem_codes)
         assert reading.confidence < DEFAULT_THRESHOLD, (text, reading.confidence)
+
+
+def test_a_soft_hedge_beside_a_complete_signal_costs_a_little_and_a_condition_makes_it_commentary():
+    soft = parse("XAUUSD BUY 2330 SL 2320 TP 2340\nWe expect a move up after the news")
+    assert soft.kind == Kind.OPEN and "hedged" in soft.problem_codes
+    assert DEFAULT_THRESHOLD <= soft.confidence < parse("XAUUSD BUY 2330 SL 2320 TP 2340").confidence
+    conditional = parse("If gold comes back to 2300, buy it, SL 2290 TP 2320")
+    assert conditional.kind == Kind.IGNORE and conditional.problem_codes == ("commentary",)
+
+
+def test_changes_beside_an_incomplete_trade_are_changes():
+    reading = contract("⚡️ #ETH/USD short: take 50% profit here and move stop-loss to 3,690")
+    assert reading["kind"] == "modify"
+    assert reading["actions"] == [
+        {"action": "close_partial", "fraction": 0.5},
+        {"action": "move_sl", "sl": 3690},
+    ]
 
 
 def test_every_right_corpus_reading_of_a_trade_is_at_or_above_the_threshold():
