@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from execution.signals.parsing import parse  # noqa: E402
 from execution.signals.parsing.parser import DEFAULT_THRESHOLD  # noqa: E402
-from tests.execution.signals import corpora  # noqa: E402
+from tests.execution.signals.parsing import corpora  # noqa: E402
 
 SETS = {
     "shared": corpora.shared_cases,

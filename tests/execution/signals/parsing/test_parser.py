@@ -8,7 +8,7 @@ import pytest
 from execution.signals.parsing import Kind, ParserOptions, parse
 from execution.signals.parsing.parser import DEFAULT_THRESHOLD
 from execution.signals.parsing.reading import PROBLEMS, problem
-from tests.execution.signals import corpora
+from tests.execution.signals.parsing import corpora
 
 # the hold-out sets are tested too, once measured (see bench/signal_parser.py for their first figures)
 ALL_CASES = (
