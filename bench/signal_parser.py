@@ -3,7 +3,7 @@
     .venv/bin/python bench/signal_parser.py [--repeat 20] [--out bench/results/signal_parser-DATE.json]
 
 For each set (``shared``: public.jsonl + the TTMT vendor's fixtures; ``own``: this product's set,
-tuned for; ``holdout`` to ``holdout5``: written by others without seeing the parser, kept out of
+tuned for; ``holdout`` to ``holdout6``: written by others without seeing the parser, kept out of
 tuning until first measured): how many messages are read exactly right (every
 contract field the case states, ``confidence`` and ``problems`` aside), the wrong ones by name, and
 what the confidence says (its mean on right and on wrong readings, and how many wrong readings a
@@ -36,6 +36,7 @@ SETS = {
     "holdout3": corpora.third_holdout_cases,
     "holdout4": corpora.fourth_holdout_cases,
     "holdout5": corpora.fifth_holdout_cases,
+    "holdout6": corpora.sixth_holdout_cases,
 }
 
 
