@@ -32,6 +32,7 @@ _INDEX_LABELS = {"tp": Meaning.TP, "t": Meaning.TP, "target": Meaning.TP, "tgt":
 _WEAK_ENTRY = frozenset({("at",), ("from",), ("between",), ("price",), ("e",), ("@",)})
 _SIDES = {"buy": Meaning.BUY, "long": Meaning.BUY, "sell": Meaning.SELL, "short": Meaning.SELL}
 _VOLUME_MEASURES = frozenset({"lot", "lots", "lotsize", "lot size", "volume", "size", "position size"})
+_LEVEL_WORDS = frozenset({("level",), ("levels",), ("details",), ("signal",), ("update",), ("setup",)})
 _TICKER = re.compile(r"[A-Z][A-Z0-9]{1,9}")
 
 
@@ -189,8 +190,10 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
             after = line[pos + 1] if pos + 1 < len(line) else None
             if lx.kind == "word":
                 fields.words += 1
-                if lx.token.low in LEVELS_TO_FOLLOW and label in (Meaning.SL, Meaning.TP, Meaning.ENTRY):
-                    pass  # "SL: soon"
+                if lx.token.low in LEVELS_TO_FOLLOW and (
+                    label in (Meaning.SL, Meaning.TP, Meaning.ENTRY) or _names_levels(before)
+                ):
+                    pass  # "SL: soon", "levels soon"
                 elif lx.token.low in HEDGES:
                     fields.hedges += 1
                 elif not lx.token.low.isdigit():
@@ -352,11 +355,15 @@ class _Sentences:
             self.fields.conditional = True
 
 
+def _names_levels(lexeme: Lexeme | None) -> bool:
+    return lexeme is not None and lexeme.kind == "term" and lexeme.phrase in _LEVEL_WORDS
+
+
 def _index_follows(after: Lexeme | None) -> bool:
     """After a small number, a ':' / ')' / '=' / '-' / '.' or another number make it an index."""
     if after is None:
         return False
-    if after.kind == "num":
+    if after.kind == "num" or (after.kind == "term" and after.phrase == ("@",)):  # "Target 1 @ 65.00"
         return True
     return after.kind == "mark" and after.token.text in ":)=-.>"
 

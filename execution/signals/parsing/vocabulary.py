@@ -85,8 +85,8 @@ _PHRASES: dict[Meaning, tuple[str, ...]] = {
         "1st | 2nd | 3rd | 4th | 5th | 6th | first | second | third | fourth | fifth | sixth | final | last"
     ),
     Meaning.FILLER: _phrases(
-        "setup | signal | signals | trade | alert | new | order | position | idea | vip | premium | "
-        "free signal | update | pair | symbol | forex | crypto | futures | spot | hot | fresh | live | "
+        "setup | signal | signals | details | trade | alert | new | order | position | idea | vip | "
+        "premium | free signal | update | pair | symbol | forex | crypto | futures | spot | hot | fresh | live | "
         "the | a | an | and | or | with | for | of | to | on | in | is | it | please | guys | team | "
         "my | our | here | again | too | also | level | levels | only | use | set | put | place | "
         "placed | add | take | call | opened | option | options | quick | scalp | scalping | swing | "

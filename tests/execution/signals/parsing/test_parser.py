@@ -19,6 +19,7 @@ ALL_CASES = (
     + corpora.third_holdout_cases()
     + corpora.fourth_holdout_cases()
     + corpora.fifth_holdout_cases()
+    + corpora.sixth_holdout_cases()
 )
 
 
