@@ -41,8 +41,8 @@ _PHRASES: dict[Meaning, tuple[str, ...]] = {
         "buy | buying | long | longs | go long | compra | comprar | compre | achat | acheter | kaufen | kauf"
     ),
     Meaning.SELL: _phrases(
-        "sell | selling | short | shorts | go short | venta | vender | venda | vende | vente | vendre | "
-        "verkaufen | verkauf"
+        "sell | selling | short | shorts | go short | venta | vender | venda | vende | vente | "
+        "vendre | verkaufen | verkauf"
     ),
     Meaning.LIMIT: _phrases("limit | limit order | pending limit | limite"),
     Meaning.STOP: _phrases("stop | stop order | pending stop"),
@@ -52,31 +52,31 @@ _PHRASES: dict[Meaning, tuple[str, ...]] = {
         "asap | right now | market order | ahora | agora | maintenant | jetzt | sofort | mercado"
     ),
     Meaning.ENTRY: _phrases(
-        "entry | entries | entry price | entry point | entry zone | entry area | entry level | enter | "
-        "enter at | enter now | ep | open price | price | zone | area | range | entry range | between | "
-        "from | at | e | entry target | entry targets | layer | layers | reentry | re entry | re-entry | "
-        "entrada | entrée | einstieg"
+        "entry | entries | entry price | entry point | entry zone | entry area | entry level | "
+        "enter | enter at | enter now | ep | open price | price | zone | area | range | "
+        "entry range | between | from | at | e | entry target | entry targets | layer | layers | "
+        "reentry | re entry | re-entry | entrada | entrée | einstieg"
     ),
     Meaning.SL: _phrases(
-        "sl | stoploss | stop loss | stoplose | stop lose | stop los | stoplos | "
-        "s l | stop level | stpl | stop lost | stoplost | stop price | "
-        "invalidation | protective stop | slo | stop target | stop targets | stop loss target"
+        "sl | stoploss | stop loss | stoplose | stop lose | stop los | stoplos | s l | stop level | "
+        "stpl | stop lost | stoplost | stop price | invalidation | protective stop | slo | "
+        "stop target | stop targets | stop loss target"
     ),
     Meaning.TP: _phrases(
-        "tp | tps | take profit | takeprofit | takeprofits | take profits | target | targets | tgt | "
-        "tgts | tg | profit target | profit targets | take profit target | tp target | take proft | "
-        "take prof | tak profit | take profti | takeproft | tp's | objective | objectives | "
-        "objetivo | objetivos | "
-        "objectif | objectifs | ziel | ziele | alvo | alvos | t"
+        "tp | tps | take profit | takeprofit | takeprofits | take profits | target | targets | "
+        "tgt | tgts | tg | profit target | profit targets | take profit target | tp target | "
+        "take proft | take prof | tak profit | take profti | takeproft | tp's | objective | "
+        "objectives | objetivo | objetivos | objectif | objectifs | ziel | ziele | alvo | alvos | "
+        "t"
     ),
     Meaning.RUNNER: _phrases(
         "open | hold | runner | run | running | free | let it run | leave open | open target | "
         "infinity | unlimited | trail | trailing | open tp | xxx | moon"
     ),
     Meaning.MEASURE: _phrases(
-        "lot | lots | lotsize | lot size | volume | size | position size | leverage | lev | "
-        "risk | rr | risk reward | risk to reward | reward | ratio | margin | cross | isolated | "
-        "capital | balance | account"
+        "lot | lots | lotsize | lot size | volume | size | position size | leverage | lev | risk | "
+        "rr | risk reward | risk to reward | reward | ratio | margin | cross | isolated | capital | "
+        "balance | account"
     ),
     Meaning.UNIT: _phrases(
         "pips | pip | points | point | pts | pt | % | percent | x | usd | dollars | ticks | r"
@@ -86,16 +86,16 @@ _PHRASES: dict[Meaning, tuple[str, ...]] = {
     ),
     Meaning.FILLER: _phrases(
         "setup | signal | signals | details | trade | alert | new | order | position | idea | vip | "
-        "premium | free signal | update | pair | symbol | forex | crypto | futures | spot | hot | fresh | live | "
-        "the | a | an | and | or | with | for | of | to | on | in | is | it | please | guys | team | "
-        "my | our | here | again | too | also | level | levels | only | use | set | put | place | "
-        "placed | add | take | call | opened | option | options | quick | scalp | scalping | swing | "
-        "intraday | daily | h1 | h4 | m15 | m30 | m5 | timeframe | tf | exchange | binance | bybit | "
-        "type | direction | side | instrument | asset | execution | target price | "
-        "at price | valid | validity | expiry | expires | expire | gtc | session | london | asian | "
-        "asia | ny | new york | good | luck | best | gl | safe | trading | enjoy | profit | profits | "
-        "above | "
-        "below | around | near | approx | approximately | ok | okay | done | sure"
+        "premium | free signal | update | pair | symbol | forex | crypto | futures | spot | hot | "
+        "fresh | live | the | a | an | and | or | with | for | of | to | on | in | is | it | "
+        "please | guys | team | my | our | here | again | too | also | level | levels | only | "
+        "use | set | put | place | placed | add | take | call | opened | option | options | quick | "
+        "scalp | scalping | swing | intraday | daily | h1 | h4 | m15 | m30 | m5 | timeframe | tf | "
+        "exchange | binance | bybit | type | direction | side | instrument | asset | execution | "
+        "target price | at price | valid | validity | expiry | expires | expire | gtc | session | "
+        "london | asian | asia | ny | new york | good | luck | best | gl | safe | trading | enjoy | "
+        "profit | profits | above | below | around | near | approx | approximately | ok | okay | "
+        "done | sure"
     ),
 }
 
