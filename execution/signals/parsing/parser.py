@@ -109,10 +109,12 @@ def parse(text: str, *, reply_to: str | None = None, options: ParserOptions | No
     def joins_pair(a: str, b: str) -> bool:  # EUR/USD, or a source's own "G/U"
         return known_instrument(a + b) is not None or (a + b).upper() in alias_names
 
-    lines = tokenize(normalize(text, joins_pair=joins_pair))
+    clean = normalize(text, joins_pair=joins_pair)
+    lines = tokenize(clean)
     reinterpreted = settle_numbers(lines)
     fields = read_trade(lexemes(lines, phrases=phrases, aliases=aliases))
-    flat = "\n".join(normalize(_HIT_MARKS.sub(" hit ", text)))  # "TP1 ✅": TP1 hit
+    # the text the changes and the noise are read in: "TP1 ✅" is "TP1 hit"
+    flat = "\n".join(normalize(_HIT_MARKS.sub(" hit ", text)) if _HIT_MARKS.search(text) else clean)
     words = {w.lower() for w in re.findall(r"[^\W\d_][\w']*", flat)}
     actions = management.find_actions(flat)
     alert = parse(reply_to, options=options) if reply_to else None

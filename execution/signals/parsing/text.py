@@ -92,28 +92,31 @@ class Token:
         return self.kind == "num" and self.decimals == 0
 
 
+_UNKEPT = re.compile(f"[^{re.escape(''.join(sorted(_KEPT_ASCII)))}]")
+
+
+def _kept(m: re.Match) -> str:
+    """What a character outside the kept ASCII set becomes: a dash, the grouping space, a sign's
+    word, itself (a letter of any script), or a space (decoration)."""
+    ch = m[0]
+    if ch in _DASHES:
+        return "-"
+    if ch == "\x00":
+        return _THIN
+    if ch in _SIGN_WORDS:
+        return _SIGN_WORDS[ch]
+    return ch if unicodedata.category(ch).startswith("L") else " "
+
+
 def normalize(text: str, *, joins_pair=None) -> list[str]:
     """The message as cleaned lines (see the module docstring). ``joins_pair(a, b)`` says whether
     ``a/b`` names an instrument (so ``EUR/USD`` becomes ``EURUSD``)."""
     text = text.translate(_GROUPING_MARK)  # before NFKC, which makes them plain spaces
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    cleaned = []
-    for ch in text:
-        if ch in _KEPT_ASCII:
-            cleaned.append(ch)
-        elif ch in _DASHES:
-            cleaned.append("-")
-        elif ch == "\x00":
-            cleaned.append(_THIN)
-        elif ch in _SIGN_WORDS:
-            cleaned.append(_SIGN_WORDS[ch])
-        elif unicodedata.category(ch).startswith("L"):
-            cleaned.append(ch)
-        else:
-            cleaned.append(" ")
+    text = _UNKEPT.sub(_kept, text)
     lines = []
-    for line in "".join(cleaned).split("\n"):
+    for line in text.split("\n"):
         line = _LINE_PREFIX.sub("", line)
         line = _TIME.sub(" ", line)
         line = _DATE.sub(" ", line)

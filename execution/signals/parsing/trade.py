@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from execution.accounts.symbols import canonicalize, known_instrument
 from execution.signals.parsing.text import Token, near
@@ -125,7 +126,12 @@ def _symbol_of(text: str, alias_index: Mapping[str, str]) -> str | None:
         return alias_index[key]
     if text.lower() in SYMBOL_ONLY_IN_CAPITALS and not text.isupper():
         return None
-    return known_instrument(text)
+    return _instrument(text)
+
+
+@lru_cache(maxsize=8192)
+def _instrument(word: str) -> str | None:
+    return known_instrument(word)
 
 
 def _word_lexemes(token: Token, phrases: Mapping, alias_index: Mapping[str, str]) -> list[Lexeme]:
