@@ -1,8 +1,10 @@
 """Changes to open trades written in a message: breakeven, move SL or TP, close part or all, cancel.
 
 One message may carry several ("TP1 hit, close half and move SL to entry"); they come back in the
-order written. Each action is one table row below: its patterns, and whether it takes a price or a
-fraction. A past-tense report ("stopped out at breakeven") is not an instruction.
+order written. Each action is one row of ``_RULES``: its patterns, tried in order; a pattern's
+named groups say what it reads (``num`` a price, ``frac`` a fraction, ``tpn`` a target's number).
+A past-tense report ("stopped out at breakeven"), a negated or conditional instruction and a
+question are not instructions.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from dataclasses import dataclass
 
 from execution.accounts.symbols import known_instrument
 from execution.signals.parsing.reading import ActionKind
-from execution.signals.parsing.text import read_numbers
+from execution.signals.parsing.text import tokenize
 
 _NUM = r"(?<![\w.])(?:\d[\d.,\u2009]*\d|\d)(?:k\b)?"  # not the 1 of "TP1"; "65.5k"
 _SL = r"(?:sl|stop ?loss|stoploss|stop ?lose|stops?)"
-_TPN = r"(?:tp|take ?profit|target|tgt)s?[ -]?(?:(?P<tpn>\d)(?![\d.,]))?"
+_TPN = r"(?:tp|take ?profit|target|tgt)s?[ -]?(?:(?P<tpn>[1-9])(?![\d.,]))?"
 _BE = (
     r"(?:be|bep|breakeven|break ?even|b\.e|entry(?: price| point| level)?|(?:the|our|my|your) entry|"
     r"open(?:ing)? price|cost|cost price|zero|0 risk|entry zone|(?:a |la |l')?entrada|(?:l')?entrée|einstieg)"
@@ -75,6 +77,12 @@ def _sentence_before(text: str, start: int) -> str:
     return head[cut + 1 :]
 
 
+MAX_ACTIONS = 12
+_NOTHING = object()
+_SPACES = re.compile(r"[ \t\u2009]+")
+_BLANKS = re.compile(r"\s*\n\s*")
+
+
 @dataclass(frozen=True, slots=True)
 class Found:
     start: int
@@ -129,7 +137,9 @@ _RULES: tuple[tuple[ActionKind, tuple[re.Pattern, ...]], ...] = (
         ActionKind.MOVE_SL,
         (
             _pattern(rf"\b{_VERB}\b[^\n\d]{{0,14}}?\b{_SL}\b{_TO}(?:the\s+)?{_TPN}"),
-            _pattern(rf"\b{_SL}{_TO}(?:the\s+)?{_TPN}\b"),
+            _pattern(
+                rf"\b{_SL}\s*(?:(?:up|down)\s+)?{_PREPOSITION}\s*(?:the\s+)?{_TPN}\b"
+            ),  # not "SL TP soon"
             _pattern(rf"\b{_VERB}\b[^\n\d]{{0,14}}?\b{_SL}\b[^\n\d]{{0,10}}?(?P<num>{_NUM})"),
             _pattern(
                 rf"\b{_SL}\s*(?:now|moved|changed|updated|adjusted|shifted|trailed|raised|lowered|tightened|"
@@ -188,27 +198,33 @@ _RULES: tuple[tuple[ActionKind, tuple[re.Pattern, ...]], ...] = (
 
 
 def find_actions(text: str) -> list[Found]:
-    """Every action in ``text`` (normalised, lower or mixed case), in the order written."""
+    """Every action in ``text`` (normalised, lower or mixed case), in the order written; at most
+    ``MAX_ACTIONS`` (a message with more is not a trade manager's)."""
+    text = _BLANKS.sub("\n", _SPACES.sub(" ", text))  # bounded backtracking on runs of blanks
     if _REPORTED_BE.search(text) and not re.search(rf"\b{_VERB}\b|\bsl to\b", text, re.I):
         return []
-    claimed: list[tuple[int, int, ActionKind]] = []
+    claimed: list[tuple[int, int]] = []
     found: list[Found] = []
     for action, patterns in _RULES:
         for pattern in patterns:
             for m in pattern.finditer(text):
+                if len(found) == MAX_ACTIONS:
+                    break
                 start, end = m.span()
-                if any(s < end and start < e for s, e, _ in claimed):
+                if any(s < end and start < e for s, e in claimed):
                     continue  # the same words, already read as another action
                 item = _found(action, m)
-                if item is None:
+                if item is _NOTHING:
+                    claimed.append((start, end))  # "close 0%": these words say to do nothing
+                if item is None or item is _NOTHING:
                     continue
-                claimed.append((start, end, action))
+                claimed.append((start, end))
                 found.append(item)
     found = [
         f
         for f in found
         if not _CONDITIONAL.search(_sentence_before(text, f.start))
-        and not _NEGATED.search(text[: f.start])
+        and not _NEGATED.search(text[max(0, f.start - 40) : f.start])
         and not _asked(text, f.start)
     ]
     found.sort(key=lambda f: f.start)
@@ -220,13 +236,18 @@ def find_actions(text: str) -> list[Found]:
     return out
 
 
-def _found(action: ActionKind, m: re.Match) -> Found | None:
+def _found(action: ActionKind, m: re.Match) -> Found | object | None:
+    """The action a match reads as; ``None`` when it is not one after all, ``_NOTHING`` when its
+    words say to do nothing (and may not be read as another action)."""
     groups = m.groupdict()
     if action == ActionKind.CLOSE_PARTIAL:
         written = (groups.get("frac") or "").lower().strip()
-        if not written:
-            return Found(m.start(), action, None, fraction_stated=False)
-        return Found(m.start(), action, _fraction(_FRACTION_WORDS.get(written, written)))
+        fraction = _fraction(_FRACTION_WORDS.get(written, written)) if written else None
+        if fraction == 1:  # "close 100%"
+            return Found(m.start(), ActionKind.CLOSE_ALL)
+        if written and fraction is None:  # "close 0%"
+            return _NOTHING
+        return Found(m.start(), action, fraction, fraction_stated=fraction is not None)
     if action in (ActionKind.MOVE_SL, ActionKind.MOVE_TP):
         number = _price(groups.get("num"))
         target = int(groups["tpn"]) if groups.get("tpn") else None
@@ -269,7 +290,7 @@ def _object_fits(m: re.Match, nouns: str) -> bool:
 def _fraction(written: str) -> float | None:
     if written.endswith("%"):
         value = float(written.rstrip("% ").replace(",", ".")) / 100
-        return value if 0 < value < 1 else None
+        return value if 0 < value <= 1 else None
     for words, value in _FRACTIONS.items():
         if written.endswith(words):
             return round(value, 4)
@@ -277,10 +298,6 @@ def _fraction(written: str) -> float | None:
 
 
 def _price(written: str | None) -> float | None:
-    if not written:
-        return None
-    thousands = written.lower().endswith("k")
-    numbers = [t for t in read_numbers(written.rstrip("kK")) if t.kind == "num"]
-    if not numbers:
-        return None
-    return numbers[0].value * 1000 if thousands else numbers[0].value
+    """The price a change names (read as the text reader reads numbers: ``2,392``, ``65.5k``)."""
+    numbers = [t for t in tokenize([written])[0] if t.kind == "num"] if written else []
+    return numbers[0].value if numbers and numbers[0].value > 0 else None

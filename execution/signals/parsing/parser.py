@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from execution.accounts.symbols import known_instrument
+from execution.accounts.symbols import canonicalize, known_instrument
 from execution.signals.parsing import management
 from execution.signals.parsing.reading import (
     Action,
@@ -106,7 +106,7 @@ def parse(text: str, *, reply_to: str | None = None, options: ParserOptions | No
     aliases = dict(options.aliases)
     alias_names = {name.upper() for name in aliases}
 
-    def joins_pair(a: str, b: str) -> bool:  # EUR/USD, or a source's own "G/U"
+    def joins_pair(a: str, b: str) -> bool:  # EUR/USD, or a source's own alias written with a slash
         return known_instrument(a + b) is not None or (a + b).upper() in alias_names
 
     clean = normalize(text, joins_pair=joins_pair)
@@ -120,7 +120,7 @@ def parse(text: str, *, reply_to: str | None = None, options: ParserOptions | No
     alert = parse(reply_to, options=options) if reply_to else None
     noise = _noise(flat, words, fields)
     if fields.symbol is None and options.default_symbol and fields.side:
-        fields.symbols.append((options.default_symbol.upper(), ""))
+        fields.symbols.append((canonicalize(options.default_symbol), ""))
 
     complete = _complete(fields)
     if fields.side and fields.symbol and _is_trade(fields, noise) and (complete or not actions):
@@ -209,9 +209,8 @@ def _inferred_side(fields: TradeFields) -> str | None:
 def _entry(fields: TradeFields) -> float | Zone | None:
     if not fields.entries:
         return None
-    if len(fields.entries) == 1:
-        return fields.entries[0]
-    return Zone(min(fields.entries), max(fields.entries))
+    low, high = min(fields.entries), max(fields.entries)
+    return low if low == high else Zone(low, high)
 
 
 def _level_problems(fields: TradeFields, side: str | None, reinterpreted: bool) -> list[Problem]:
@@ -337,7 +336,7 @@ def _modify(found: list[management.Found], fields: TradeFields, alert: Reading |
         elif item.action == ActionKind.MOVE_SL:
             price = item.value
             if price is None and item.target is not None:
-                if alert is not None and len(alert.tp) >= item.target:
+                if alert is not None and 1 <= item.target <= len(alert.tp):
                     price = alert.tp[item.target - 1]
                 else:
                     problems.append(problem("reference_unresolved", f"The stop loss moves to TP{item.target} "

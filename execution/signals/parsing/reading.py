@@ -56,7 +56,6 @@ PROBLEMS: Mapping[str, str] = MappingProxyType(
         "tp_missing": "No take-profit is written.",
         "symbol_missing": "No symbol is written.",
         "symbol_unknown": "The symbol is not one the parser knows; it is read as written.",
-        "side_missing": "Neither buy nor sell is written.",
         "side_inferred": "Buy or sell is not written; it is inferred from the stop loss and targets.",
         "side_conflict": "Both buy and sell are written; the first one is used.",
         "several_symbols": "More than one symbol is written; the first one is used.",
@@ -100,7 +99,7 @@ class Action:
     sl: float | None = None
     tp: float | None = None
     fraction: float | None = None
-    target: int | None = None  # which take-profit a move_tp changes (1-based), when written
+    target: int | None = None  # the take-profit a move_tp changes, or a move_sl moves to (1-based)
 
     def to_contract(self) -> dict:
         out: dict = {"action": self.action.value}

@@ -31,6 +31,7 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f\
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63"
 _GROUPING_SPACES = "\u00a0\u202f\u2009\u2007\u2008"
 _THIN = "\u2009"  # the one grouping space kept after normalisation
+MAX_DIGITS = 15  # a longer run of digits is no price (and would not be a finite float beyond ~308)
 # signs channels use as labels
 _SIGN_WORDS = {"\u221e": " open ", "\U0001f3af": " TP ", "\U0001f6d1": " SL ", "\u26d4": " SL "}
 _GROUPING_MARK = dict.fromkeys(map(ord, _GROUPING_SPACES), "\x00")
@@ -40,7 +41,7 @@ _KEPT_ASCII = set(
 
 _LINE_PREFIX = re.compile(r"^[ \t]*(?:#[ \t]*\d{1,4}\b[.):]?|\d{1,3}[ \t]*[.)][ \t]+(?=[^\d\s]))[ \t]*")
 _TIME = re.compile(r"(?<![\d.,:])\d{1,2}:\d{2}(?::\d{2})?(?![\d.,:])\s*(?:am|pm|gmt|utc|est|cet)?\b", re.I)
-_DATE = re.compile(r"(?<![\d.,/])(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})(?![\d]|[.,]\d)")
+_DATE = re.compile(r"(?<![\d.,/])(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}([./-])\d{1,2}\1\d{2,4})(?![\d]|[.,]\d)")
 _JOINS = (
     (re.compile(r"\bs[ \t]*[/.\\][ \t]*l\b\.?", re.I), "SL"),
     (re.compile(r"\bt[ \t]*[/.\\][ \t]*p\b\.?", re.I), "TP"),
@@ -76,7 +77,7 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # compared by identity: two "2330" tokens are two numbers
 class Token:
     kind: str  # "word", "num" or "mark"
     text: str
@@ -105,13 +106,16 @@ def _kept(m: re.Match) -> str:
         return _THIN
     if ch in _SIGN_WORDS:
         return _SIGN_WORDS[ch]
-    return ch if unicodedata.category(ch).startswith("L") else " "
+    category = unicodedata.category(ch)
+    if category == "Nd":  # Arabic-Indic, Devanagari... digits
+        return str(unicodedata.digit(ch))
+    return ch if category.startswith("L") else " "
 
 
 def normalize(text: str, *, joins_pair=None) -> list[str]:
     """The message as cleaned lines (see the module docstring). ``joins_pair(a, b)`` says whether
     ``a/b`` names an instrument (so ``EUR/USD`` becomes ``EURUSD``)."""
-    text = text.translate(_GROUPING_MARK)  # before NFKC, which makes them plain spaces
+    text = re.sub("\x00+", "\x00", text.translate(_GROUPING_MARK))  # before NFKC: it makes them spaces
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _UNKEPT.sub(_kept, text)
@@ -137,7 +141,7 @@ def tokenize(lines: list[str]) -> list[list[Token]]:
             if m["ordinal"] is not None:  # "2nd entry": a place, not a number
                 tokens.append(Token("word", m["ordinal"], m.start(), m.end(), low=m["ordinal"].lower()))
             elif m["num"] is not None:
-                tokens.extend(_numbers(m["num"], m.start(), m.end()))
+                tokens.extend(_prices(m["num"], m.start(), m.end()))
             elif m["word"] is not None:
                 tokens.extend(_word(m["word"], m.start(), m.end()))
             else:
@@ -154,6 +158,7 @@ def _thousands_suffix(tokens: list[Token]) -> list[Token]:
         glued = previous is not None and previous.kind == "num" and previous.end == t.start
         if glued and t.kind == "word" and t.low == "k":
             previous.value *= 1000
+            previous.text = f"{previous.value:.0f}"  # what later steps glue digits onto
             previous.decimals, previous.alternatives, previous.end = 0, [], t.end
             continue
         out.append(t)
@@ -170,7 +175,7 @@ def _word(text: str, start: int, end: int) -> list[Token]:
     m = _GLUED_NUMBER.fullmatch(text)
     if m and len(m[2]) >= 3 and known_instrument(text) is None:
         head = Token("word", m[1], start, start + len(m[1]), low=m[1].lower())
-        return [head, *_numbers(m[2], start + len(text) - len(m[2]), end)]
+        return [head, *_prices(m[2], start + len(text) - len(m[2]), end)]
     return [Token("word", text, start, end, low=text.lower())]
 
 
@@ -180,7 +185,9 @@ def _num(text: str, start: int, end: int, value: float, decimals: int, alternati
 
 def _numbers(raw: str, start: int, end: int) -> list[Token]:
     """One run of digits and separators as numbers (usually one)."""
-    raw = raw.rstrip(".,")
+    raw = raw.strip(".,")
+    if not raw:
+        return []
     if _THIN in raw:
         if re.fullmatch(rf"\d{{1,3}}(?:{_THIN}\d{{3}})+(?:[.,]\d+)?", raw):
             return _numbers(raw.replace(_THIN, ""), start, end)
@@ -220,9 +227,10 @@ def _numbers(raw: str, start: int, end: int) -> list[Token]:
     return [_num(raw, start, end, float(raw), len(fraction))]
 
 
-def read_numbers(raw: str) -> list[Token]:
-    """The numbers (and list separators) one run of digits reads as: ``"2,305.5"`` -> [2305.5]."""
-    return _numbers(raw, 0, len(raw))
+def _prices(raw: str, start: int, end: int) -> list[Token]:
+    """The numbers of one run of digits that can be prices: one with more than ``MAX_DIGITS``
+    digits before its decimal point reads as nothing (and could not be a finite float)."""
+    return [t for t in _numbers(raw, start, end) if t.kind != "num" or t.value < 10**MAX_DIGITS]
 
 
 def _split(raw: str, start: int, separator: str) -> list[Token]:
@@ -242,6 +250,7 @@ def settle_numbers(lines: list[list[Token]]) -> bool:
     plain-space thousands group (``38 900``) when its two parts cannot both be prices of one
     instrument (one is more than 3x the other) or prices like the joined one are written. True
     when a number was read other than at first sight."""
+    reference = _reference(lines)
     changed = False
     for tokens in lines:
         i = 0
@@ -256,30 +265,27 @@ def settle_numbers(lines: list[list[Token]]) -> bool:
             ):
                 joined = float(a.text + b.text)
                 apart = len(a.text) > 1 and not near(a.value, b.value)
-                if apart or near(joined, _reference(lines, exclude=(a, b))):
+                if apart or near(joined, reference):
                     tokens[i : i + 2] = [_num(a.text + b.text, a.start, b.end, joined, b.decimals)]
             i += 1
     for tokens in lines:
         for t in tokens:
-            if t.kind == "num" and t.alternatives:
-                reference = _reference(lines, exclude=(t,))
-                if reference and not near(t.value, reference):
-                    better = [v for v in t.alternatives if near(v, reference)]
-                    if better:
-                        t.value, t.alternatives = better[0], []
-                        changed = True
+            if t.kind == "num" and t.alternatives and reference and not near(t.value, reference):
+                better = [v for v in t.alternatives if near(v, reference)]
+                if better:
+                    t.value, t.alternatives = better[0], []
+                    changed = True
     return changed
 
 
-def _reference(lines: list[list[Token]], exclude) -> float | None:
-    """The typical price of the message: the median of its numbers that look like prices (not a
-    measure: ``50x``, ``2%``, ``lot 0.5``, ``30 pips``)."""
+def _reference(lines: list[list[Token]]) -> float | None:
+    """The typical price of the message: the median of its numbers that look like prices (read
+    one way only, and not a measure: ``50x``, ``2%``, ``lot 0.5``, ``30 pips``)."""
     values = [
         t.value
         for tokens in lines
         for i, t in enumerate(tokens)
         if t.kind == "num"
-        and t not in exclude
         and not t.alternatives
         and (t.decimals or t.value >= 10)
         and not _is_measure(tokens, i)

@@ -21,10 +21,10 @@ from execution.signals.parsing.vocabulary import (
     CONDITIONALS,
     HEDGES,
     LEVELS_TO_FOLLOW,
-    LONGEST_PHRASE,
     NOT_TICKERS,
     SYMBOL_ONLY_IN_CAPITALS,
     Meaning,
+    PhraseTable,
 )
 
 _INDEXED_LABEL = re.compile(r"(tp|t|target|tgt|tg|entry|e|sl)(\d{1,2})")
@@ -80,7 +80,9 @@ class TradeFields:
         return bool(self.entries or self.sl is not None or self.tps)
 
 
-def lexemes(lines: list[list[Token]], *, phrases: Mapping, aliases: Mapping[str, str]) -> list[list[Lexeme]]:
+def lexemes(
+    lines: list[list[Token]], *, phrases: PhraseTable, aliases: Mapping[str, str]
+) -> list[list[Lexeme]]:
     """Tokens as lexemes: vocabulary phrases (longest first), symbols, numbers, marks, other words."""
     alias_index = {re.sub(r"[\s/]", "", k).upper(): v.upper() for k, v in aliases.items()}
     out = []
@@ -109,8 +111,8 @@ def lexemes(lines: list[list[Token]], *, phrases: Mapping, aliases: Mapping[str,
     return out
 
 
-def _phrase_at(tokens: list[Token], i: int, phrases: Mapping) -> tuple[int, Meaning] | None:
-    for n in range(min(LONGEST_PHRASE, len(tokens) - i), 0, -1):
+def _phrase_at(tokens: list[Token], i: int, phrases: PhraseTable) -> tuple[int, Meaning] | None:
+    for n in range(min(phrases.longest, len(tokens) - i), 0, -1):
         window = tokens[i : i + n]
         if any(t.kind != "word" for t in window):
             continue
@@ -267,6 +269,8 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
                 continue
             # a number
             value = lx.token.value
+            if value <= 0:
+                continue  # no price is zero
             if before is not None and before.kind == "mark" and before.token.text == "+":
                 continue  # "+80 pips": a result
             if after is not None and after.kind == "term" and after.meaning == Meaning.UNIT:
@@ -287,6 +291,8 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
                     continue
                 index_pending = False
                 value = _completed(value, lx.token, line_tp_token)
+                if fields.tps and not near(value, fields.tps[-1]):
+                    continue  # "TP 2310 - signal 5/10": not a target
                 line_tp_token = lx.token
                 fields.tps.append(value)
                 fields.field_lines.add(number)
@@ -309,6 +315,8 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
                 if fields.entries and not entry_gap_ok and label_has_value:
                     continue
                 value = _completed(value, lx.token, line_entry_token)
+                if fields.entries and not near(value, fields.entries[-1]):
+                    continue  # "2345.50/40": not the zone's other edge
                 line_entry_token = lx.token
                 fields.entries.append(value)
                 fields.field_lines.add(number)
@@ -325,7 +333,11 @@ def _completed(value: float, token: Token, previous: Token | None) -> float:
     ``2330-25`` is 2325."""
     if previous is None or not token.is_integer or near(value, previous.value):
         return value
-    digits = previous.text.replace(",", "")
+    digits = previous.text
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", digits):  # "2,338/34"
+        digits = digits.replace(",", "")
+    if not re.fullmatch(r"\d+(?:\.\d+)?", digits):  # "18.450,50/60": too unlike shorthand to complete
+        return value
     if len(token.text) >= len(digits.replace(".", "")):
         return value
     head = digits[: len(digits) - len(token.text)]

@@ -1,13 +1,16 @@
-"""The words signal channels use, and what each means: the one table the reader consults.
+"""The words signal channels use for a trade's parts, and what each means: the table the reader of
+levels (``trade.py``) consults.
 
 A phrase is one or more lower-case words; the reader matches the longest phrase first
 (``stop loss`` before ``stop``). Per-source keywords (``ParserOptions.keywords``) extend the table
-with the same meanings. Words that shape the confidence of a reading (hedges, reports, recaps,
-promotions) are here too, so that what the parser knows about channels' language is in one place.
+with the same meanings. The word sets that decide whether a message is noise (hedges, conditions,
+recaps, promotions) are here too. Changes to trades are phrases of several words in a fixed order,
+so ``management.py`` keeps them as patterns, one row per action.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 
@@ -25,7 +28,7 @@ class Meaning(StrEnum):
     MEASURE = "measure"  # lot, leverage, risk, R:R: the number after it is not a price
     UNIT = "unit"  # pips, points, %: the number before it is a distance or a share
     ORDINAL = "ordinal"  # "1st", "second": a target's place, not a price
-    FILLER = "filler"  # words a signal carries that say nothing (setup, signal, @, ...)
+    FILLER = "filler"  # words a signal carries that say nothing (setup, signal, the, ...)
 
 
 def _phrases(text: str) -> tuple[str, ...]:
@@ -143,9 +146,20 @@ TYPO_SIMILARITY = 0.85
 MEANINGS = frozenset(m.value for m in Meaning)
 
 
-def phrase_table(extra: Mapping[str, str] | None = None) -> dict[tuple[str, ...], Meaning]:
-    """Every phrase as a tuple of words -> its meaning; ``extra`` (a source's keywords) wins."""
-    table: dict[tuple[str, ...], Meaning] = {}
+class PhraseTable(dict):
+    """Phrase (a tuple of lower-case words) -> its meaning, and how many words the longest has."""
+
+    longest: int
+
+
+_KEYWORD_WORD = re.compile(r"[^\W\d_][\w']*")  # one word as the reader splits text into words
+
+
+def phrase_table(extra: Mapping[str, str] | None = None) -> PhraseTable:
+    """Every phrase -> its meaning; ``extra`` (a source's keywords: words of letters and digits,
+    separated by spaces) wins. Raises ``ValueError`` for an unknown meaning or a keyword the reader
+    could never match."""
+    table = PhraseTable()
     for meaning, phrases in _PHRASES.items():
         for phrase in phrases:
             table.setdefault(tuple(phrase.split()), meaning)
@@ -154,9 +168,12 @@ def phrase_table(extra: Mapping[str, str] | None = None) -> dict[tuple[str, ...]
             raise ValueError(
                 f"unknown meaning {meaning!r} for keyword {phrase!r}: use one of {sorted(MEANINGS)}"
             )
-        table[tuple(phrase.lower().split())] = Meaning(meaning)
+        words = tuple(phrase.lower().split())
+        if not words or not all(_KEYWORD_WORD.fullmatch(word) for word in words):
+            raise ValueError(f"keyword {phrase!r}: use words of letters and digits, separated by spaces")
+        table[words] = Meaning(meaning)
+    table.longest = max(len(phrase) for phrase in table)
     return table
 
 
 DEFAULT_TABLE = phrase_table()
-LONGEST_PHRASE = max(len(p) for p in DEFAULT_TABLE)

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from execution.signals import parsing
 from execution.signals.parsing.reading import PROBLEMS
-from execution.signals.parsing.vocabulary import MEANINGS
+from execution.signals.parsing.vocabulary import MEANINGS, phrase_table
 from execution.signals.web import MAX_MESSAGE_LENGTH
 from orgs.api.base import OrganizationScopedViewSet
 from orgs.models import Organization
@@ -55,6 +55,10 @@ class SignalParseSerializer(serializers.Serializer):
     )
 
     def validate_keywords(self, keywords: dict) -> dict:
+        try:
+            phrase_table(keywords)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from error
         return self._names(keywords)
 
     def validate_aliases(self, aliases: dict) -> dict:

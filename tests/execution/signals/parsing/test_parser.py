@@ -332,3 +332,78 @@ def test_more_than_six_targets_keeps_the_first_six():
     reading = parse("BUY XAUUSD 4329\nSL 4320\n" + "\n".join(f"TP {4334 + 5 * i}" for i in range(8)))
     assert reading.tp == (4334, 4339, 4344, 4349, 4354, 4359)
     assert "too_many_targets" in reading.problem_codes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BUY GOLD " + "9" * 400,
+        "move sl to " + "9" * 400,
+        "XAUUSD BUY 2300 SL 2290 TP " + "9" * 400,
+        "BUY US30 " + "\u2009".join(["1"] + ["000"] * 120),
+        "GOLD BUY 2\u00a0\u00a0300",
+        "1\u2009\u20092",
+        "1\u2009,5",
+        "BUY EURUSD 1.0850 1.5k",
+        "BUY BTC 1.5k 518.500",
+        "",
+        "🔥🔥🔥",
+        "%",
+        "k",
+        "TP",
+        "((((((SL))))))",
+        "\r\n".join(["XAUUSD BUY 2330", "SL 2320", "TP 2340"]),
+        "שלום BUY GOLD 2330",
+    ],
+)
+def test_no_input_breaks_the_reader_or_the_contract(text):
+    body = json.dumps(parse(text, reply_to=text).to_contract(), allow_nan=False)
+    assert set(json.loads(body)) >= {"kind", "confidence", "problems"}
+
+
+def test_a_move_to_target_zero_or_beyond_the_signals_targets_is_unresolved():
+    signal = "GOLD BUY 2300 SL 2290 TP1 2310 TP2 2320"
+    for text in ("sl to tp0", "move sl to tp 0", "move SL to TP3"):
+        reading = parse(text, reply_to=signal)
+        assert all(a.sl is None for a in reading.actions), text  # never the last target's price
+        assert reading.kind == Kind.IGNORE or reading.confidence < DEFAULT_THRESHOLD, text
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("USOIL BUY 80.5-81 SL 79 TP 83", {"low": 80.5, "high": 81}),  # a zone, not a date
+        ("XAGUSD BUY 30.5/31 SL 30 TP 32", {"low": 30.5, "high": 31}),
+        ("GOLD BUY 2345.50/40 SL 2330 TP 2360", 2345.5),  # not shorthand: no zone 40-2345.5
+        ("GOLD BUY 1,1,1,1", 1),  # a zone with equal edges is a price
+        ("GOLD BUY ١٢٣٤ SL ١٢٠٠ TP ١٣٠٠", 1234),  # Arabic-Indic digits
+    ],
+)
+def test_entries_that_a_naive_reader_gets_wrong(text, entry):
+    got = contract(text)
+    assert got["kind"] == "open"
+    assert got["entry"] == entry
+
+
+def test_a_zone_with_equal_edges_is_a_price_and_zero_is_never_a_price():
+    assert contract("GOLD BUY 2330-2330 SL 2320 TP 2340")["entry"] == 2330
+    assert contract("BUY GOLD 2300 SL 0 TP 2310")["sl"] is None
+    assert contract("SELL GOLD 2300 SL 2310 TP 0")["tp"] == []
+    assert all(a.sl is None for a in parse("move sl to 0").actions)
+
+
+def test_closing_all_or_nothing_of_a_position_is_not_a_partial_close():
+    assert contract("close 100%")["actions"] == [{"action": "close_all"}]
+    assert contract("close 0%")["kind"] == "ignore"
+
+
+def test_sl_and_tp_to_come_are_an_alert_not_a_stop_moved_to_a_target():
+    reading = contract("XAUUSD BUY NOW\nSL TP coming soon")
+    assert (reading["kind"], reading["side"], reading["symbol"]) == ("open", "buy", "XAUUSD")
+
+
+def test_a_sources_keywords_of_many_words_match_and_unmatchable_ones_are_refused():
+    reading = contract("ik koop nu direct GOLD 2330 SL 2320 TP 2340", keywords={"ik koop nu direct": "buy"})
+    assert (reading["kind"], reading["side"]) == ("open", "buy")
+    with pytest.raises(ValueError, match="letters and digits"):
+        parse("x", options=ParserOptions(keywords={"s-l": "sl"}))

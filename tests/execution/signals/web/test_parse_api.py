@@ -223,3 +223,26 @@ def test_bad_keywords_or_aliases_are_refused_on_their_field(member_api, organiza
 
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BUY GOLD " + "9" * 400,
+        "move sl to " + "9" * 400,
+        "GOLD BUY 2\u00a0\u00a0300",
+        "BUY EURUSD 1.0850 1.5k",
+    ],
+)
+def test_numbers_that_cannot_be_prices_still_get_the_contract(member_api, organization, text):
+    response = post(member_api, organization, {"text": text, "reply_to": "sl to tp0"})
+
+    assert response.status_code == 200, response.content
+    assert set(response.json()) == CONTRACT_FIELDS
+
+
+def test_a_keyword_the_reader_could_never_match_is_refused_on_its_field(member_api, organization):
+    response = post(member_api, organization, {"text": "XAUUSD BUY NOW", "keywords": {"s-l": "sl"}})
+
+    assert response.status_code == 400
+    assert "letters and digits" in str(response.json()["error"]["fields"]["keywords"])
