@@ -174,158 +174,213 @@ def read_trade(lines: list[list[Lexeme]]) -> TradeFields:
     fields = TradeFields()
     _find_unknown_ticker(lines, fields)
     sentences = _Sentences(fields)
-    previous_label: Meaning | None = None  # the label in force at the end of the line above
-    previous_had_value = True
+    carried: tuple[Meaning | None, bool] = (None, True)  # the label in force at the end of the line above
     for number, line in enumerate(lines):
-        label: Meaning | None = None
-        label_has_value = False
-        index_pending = False
-        depth = 0
-        last_assigned: tuple[str, float, Token] | None = None
-        entry_gap_ok = True  # whether the next entry number may join the zone
-        line_tp_token = line_entry_token = None  # the last target / entry on this line
-        only_numbers = all(lx.kind in ("num", "mark") for lx in line) and any(lx.kind == "num" for lx in line)
-        if (
-            only_numbers
-            and previous_label in (Meaning.TP, Meaning.SL, Meaning.ENTRY)
-            and (previous_label in (Meaning.TP, Meaning.ENTRY) or not previous_had_value)
-        ):  # a target or an entry a line ("1) 64,200"), or the value under its label
-            label, index_pending = previous_label, previous_label == Meaning.TP
+        reader = _LineReader(fields, number, line, carried)
         sentences.start()
-        for pos, lx in enumerate(line):
-            sentences.see(lx)
+        for pos, lexeme in enumerate(line):
+            sentences.see(lexeme)
             before = line[pos - 1] if pos else None
             after = line[pos + 1] if pos + 1 < len(line) else None
-            if lx.kind == "word":
-                fields.words += 1
-                if lx.token.low in LEVELS_TO_FOLLOW and (
-                    label in (Meaning.SL, Meaning.TP, Meaning.ENTRY) or _names_levels(before)
-                ):
-                    pass  # "SL: soon", "levels soon"
-                elif lx.token.low in HEDGES:
-                    fields.hedges += 1
-                elif not lx.token.low.isdigit():
-                    fields.unexplained += 1
-                continue
-            if lx.kind == "symbol":
-                fields.words += 1
-                fields.field_lines.add(number)
-                if not any(canonical == lx.symbol for canonical, _ in fields.symbols):
-                    fields.symbols.append((lx.symbol, lx.written))
-                continue
-            if lx.kind == "term":
-                fields.words += 1
-                meaning = lx.meaning
-                if meaning in (Meaning.BUY, Meaning.SELL):
-                    fields.sides_written.add(meaning.value)
-                    fields.side = fields.side or meaning.value
-                    fields.field_lines.add(number)
-                    label = None
-                elif meaning == Meaning.LIMIT:
-                    fields.order_type = "limit"
-                elif meaning == Meaning.STOP and (
-                    lx.phrase != ("stop",)
-                    or (before is not None and before.meaning in (Meaning.BUY, Meaning.SELL))
-                ):
-                    fields.order_type = "stop"
-                elif meaning in (Meaning.SL, Meaning.STOP):
-                    label, label_has_value, index_pending = Meaning.SL, False, False
-                    fields.labels_seen.add(Meaning.SL)
-                elif meaning == Meaning.TP:
-                    label, label_has_value, index_pending = Meaning.TP, False, lx.index is None
-                    fields.labels_seen.add(Meaning.TP)
-                elif meaning == Meaning.ENTRY:
-                    if lx.phrase in _WEAK_ENTRY and label in (Meaning.SL, Meaning.TP):
-                        continue
-                    label, label_has_value = Meaning.ENTRY, False
-                    fields.labels_seen.add(Meaning.ENTRY)
-                elif meaning == Meaning.MARKET:
-                    fields.market_word = True
-                elif meaning == Meaning.RUNNER:
-                    if label == Meaning.TP:
-                        fields.runner = True
-                        label_has_value = True
-                elif meaning == Meaning.MEASURE:
-                    label = Meaning.MEASURE
-                    if " ".join(lx.phrase) in _VOLUME_MEASURES:
-                        fields.volume_written = True
-                elif meaning == Meaning.UNIT:
-                    _undo_distance(fields, last_assigned, before)
-                    last_assigned = None
-                elif meaning == Meaning.ORDINAL:
-                    index_pending = False
-                continue
-            if lx.kind == "mark":
-                text = lx.token.text
-                if text == "(":
-                    depth += 1
-                elif text == ")":
-                    depth = max(0, depth - 1)
-                elif text == "%":
-                    _undo_distance(fields, last_assigned, before)
-                    last_assigned = None
-                elif text in ",;|" and label == Meaning.ENTRY and fields.entries:
-                    entry_gap_ok = True
-                continue
-            # a number
-            value = lx.token.value
-            if value <= 0:
-                continue  # no price is zero
-            if before is not None and before.kind == "mark" and before.token.text == "+":
-                continue  # "+80 pips": a result
-            if after is not None and after.kind == "term" and after.meaning == Meaning.UNIT:
-                if label == Meaning.SL and not label_has_value:
-                    fields.sl_in_pips = True
-                elif label == Meaning.TP:
-                    fields.tp_in_pips = True
-                continue
-            if after is not None and after.kind == "mark" and after.token.text == "%":
-                continue
-            if depth and (label_has_value or label is None):
-                continue
-            if label == Meaning.MEASURE:
-                continue
-            if label == Meaning.TP:
-                if index_pending and lx.token.is_integer and value <= 10 and _index_follows(after):
-                    index_pending = False
-                    continue
-                index_pending = False
-                value = _completed(value, lx.token, line_tp_token)
-                if fields.tps and not near(value, fields.tps[-1]):
-                    continue  # "TP 2310 - signal 5/10": not a target
-                line_tp_token = lx.token
-                fields.tps.append(value)
-                fields.field_lines.add(number)
-                label_has_value = True
-                last_assigned = ("tp", value, lx.token)
-            elif label == Meaning.SL:
-                if lx.token.is_integer and value <= 5 and _index_follows(after):
-                    continue  # "Stop Targets: 1) 62,900"
-                if not label_has_value:
-                    if fields.sl is None:
-                        fields.sl = value
-                        fields.field_lines.add(number)
-                        last_assigned = ("sl", value, lx.token)
-                    label_has_value = True
-            elif label == Meaning.ENTRY or (label is None and (fields.side or fields.symbols)):
-                if label is None and fields.labels_seen & {Meaning.SL, Meaning.TP}:
-                    continue  # a bare number after the levels: a remark
-                if label == Meaning.ENTRY and lx.token.is_integer and value <= 5 and _index_follows(after):
-                    continue  # "Entry 1: 2300"
-                if fields.entries and not entry_gap_ok and label_has_value:
-                    continue
-                value = _completed(value, lx.token, line_entry_token)
-                if fields.entries and not near(value, fields.entries[-1]):
-                    continue  # "2345.50/40": not the zone's other edge
-                line_entry_token = lx.token
-                fields.entries.append(value)
-                fields.field_lines.add(number)
-                label_has_value = True
-                last_assigned = ("entry", value, lx.token)
-                entry_gap_ok = _zone_separator_follows(after)
-        previous_label = label if label not in (None, Meaning.MEASURE) else None
-        previous_had_value = label_has_value
+            reader.read(lexeme, before, after)
+        carried = reader.carried()
     return fields
+
+
+class _LineReader:
+    """Reads one line into ``fields``: which label owns the numbers that follow, and what each
+    number is (a target, the stop, an entry, or nothing: an index, a distance, a remark)."""
+
+    def __init__(
+        self, fields: TradeFields, number: int, line: list[Lexeme], carried: tuple[Meaning | None, bool]
+    ):
+        self.fields, self.number = fields, number
+        self.label: Meaning | None = None
+        self.has_value = False  # the label has its number
+        self.index_pending = False  # "TP 1: 4350": a small number may be the target's index
+        self.depth = 0  # inside brackets
+        self.last: tuple[str, float, Token] | None = None  # the level just read, undone by a unit
+        self.zone_open = True  # the next entry number may join the zone
+        self.last_tp: Token | None = None
+        self.last_entry: Token | None = None
+        above, above_had_value = carried
+        only_numbers = all(lx.kind in ("num", "mark") for lx in line) and any(lx.kind == "num" for lx in line)
+        if only_numbers and (
+            above in (Meaning.TP, Meaning.ENTRY) or (above == Meaning.SL and not above_had_value)
+        ):
+            self.label, self.index_pending = (
+                above,
+                above == Meaning.TP,
+            )  # "1) 64,200", a value under its label
+
+    def carried(self) -> tuple[Meaning | None, bool]:
+        return (self.label if self.label != Meaning.MEASURE else None, self.has_value)
+
+    def read(self, lx: Lexeme, before: Lexeme | None, after: Lexeme | None) -> None:
+        if lx.kind == "word":
+            self._word(lx, before)
+        elif lx.kind == "symbol":
+            self._symbol(lx)
+        elif lx.kind == "term":
+            self.fields.words += 1
+            self._term(lx, before)
+        elif lx.kind == "mark":
+            self._mark(lx, before)
+        else:
+            self._number(lx, before, after)
+
+    def _word(self, lx: Lexeme, before: Lexeme | None) -> None:
+        fields = self.fields
+        fields.words += 1
+        low = lx.token.low
+        if low in LEVELS_TO_FOLLOW and (
+            self.label in (Meaning.SL, Meaning.TP, Meaning.ENTRY) or _names_levels(before)
+        ):
+            return  # "SL: soon", "levels soon"
+        if low in HEDGES:
+            fields.hedges += 1
+        elif not low.isdigit():
+            fields.unexplained += 1
+
+    def _symbol(self, lx: Lexeme) -> None:
+        fields = self.fields
+        fields.words += 1
+        fields.field_lines.add(self.number)
+        if not any(canonical == lx.symbol for canonical, _ in fields.symbols):
+            fields.symbols.append((lx.symbol, lx.written))
+
+    def _term(self, lx: Lexeme, before: Lexeme | None) -> None:
+        fields, meaning = self.fields, lx.meaning
+        if meaning in (Meaning.BUY, Meaning.SELL):
+            fields.sides_written.add(meaning.value)
+            fields.side = fields.side or meaning.value
+            fields.field_lines.add(self.number)
+            self.label = None
+        elif meaning == Meaning.LIMIT:
+            fields.order_type = "limit"
+        elif meaning == Meaning.STOP and (lx.phrase != ("stop",) or _is_side(before)):
+            fields.order_type = "stop"  # "buy stop"; a "stop" elsewhere is the stop loss
+        elif meaning in (Meaning.SL, Meaning.STOP):
+            self._label(Meaning.SL)
+        elif meaning == Meaning.TP:
+            self._label(Meaning.TP)
+            self.index_pending = lx.index is None
+        elif meaning == Meaning.ENTRY:
+            if not (lx.phrase in _WEAK_ENTRY and self.label in (Meaning.SL, Meaning.TP)):  # "TP at 2340"
+                self._label(Meaning.ENTRY)
+        elif meaning == Meaning.MARKET:
+            fields.market_word = True
+        elif meaning == Meaning.RUNNER and self.label == Meaning.TP:
+            fields.runner = self.has_value = True
+        elif meaning == Meaning.MEASURE:
+            self.label = Meaning.MEASURE
+            fields.volume_written = fields.volume_written or " ".join(lx.phrase) in _VOLUME_MEASURES
+        elif meaning == Meaning.UNIT:
+            self._undo_distance(before)
+        elif meaning == Meaning.ORDINAL:
+            self.index_pending = False
+
+    def _label(self, label: Meaning) -> None:
+        self.label, self.has_value, self.index_pending = label, False, False
+        self.fields.labels_seen.add(label)
+
+    def _mark(self, lx: Lexeme, before: Lexeme | None) -> None:
+        text = lx.token.text
+        if text == "(":
+            self.depth += 1
+        elif text == ")":
+            self.depth = max(0, self.depth - 1)
+        elif text == "%":
+            self._undo_distance(before)
+        elif text in ",;|" and self.label == Meaning.ENTRY and self.fields.entries:
+            self.zone_open = True
+
+    def _number(self, lx: Lexeme, before: Lexeme | None, after: Lexeme | None) -> None:
+        fields, value = self.fields, lx.token.value
+        if value <= 0 or _is_mark(before, "+") or _is_mark(after, "%"):
+            return  # no price is zero; "+80 pips" is a result; "2%" a share
+        if after is not None and after.kind == "term" and after.meaning == Meaning.UNIT:
+            if self.label == Meaning.SL and not self.has_value:
+                fields.sl_in_pips = True
+            elif self.label == Meaning.TP:
+                fields.tp_in_pips = True
+            return
+        if (self.depth and (self.has_value or self.label is None)) or self.label == Meaning.MEASURE:
+            return  # a remark in brackets; a lot size, a leverage
+        if self.label == Meaning.TP:
+            self._target(lx, after)
+        elif self.label == Meaning.SL:
+            self._stop(lx, after)
+        elif self.label == Meaning.ENTRY or (self.label is None and (fields.side or fields.symbols)):
+            self._entry(lx, after)
+
+    def _target(self, lx: Lexeme, after: Lexeme | None) -> None:
+        fields, token = self.fields, lx.token
+        if self.index_pending and token.is_integer and token.value <= 10 and _index_follows(after):
+            self.index_pending = False
+            return  # "TP 1: 4350"
+        self.index_pending = False
+        value = _completed(token.value, token, self.last_tp)
+        if fields.tps and not near(value, fields.tps[-1]):
+            return  # "TP 2310 - signal 5/10": not a target
+        self.last_tp = token
+        fields.tps.append(value)
+        fields.field_lines.add(self.number)
+        self.has_value = True
+        self.last = ("tp", value, token)
+
+    def _stop(self, lx: Lexeme, after: Lexeme | None) -> None:
+        fields, token = self.fields, lx.token
+        if token.is_integer and token.value <= 5 and _index_follows(after):
+            return  # "Stop Targets: 1) 62,900"
+        if self.has_value:
+            return
+        self.has_value = True
+        if fields.sl is None:
+            fields.sl = token.value
+            fields.field_lines.add(self.number)
+            self.last = ("sl", token.value, token)
+
+    def _entry(self, lx: Lexeme, after: Lexeme | None) -> None:
+        fields, token = self.fields, lx.token
+        if self.label is None and fields.labels_seen & {Meaning.SL, Meaning.TP}:
+            return  # a bare number after the levels: a remark
+        if self.label == Meaning.ENTRY and token.is_integer and token.value <= 5 and _index_follows(after):
+            return  # "Entry 1: 2300"
+        if fields.entries and not self.zone_open and self.has_value:
+            return
+        value = _completed(token.value, token, self.last_entry)
+        if fields.entries and not near(value, fields.entries[-1]):
+            return  # "2345.50/40": not the zone's other edge
+        self.last_entry = token
+        fields.entries.append(value)
+        fields.field_lines.add(self.number)
+        self.has_value = True
+        self.last = ("entry", value, token)
+        self.zone_open = _zone_separator_follows(after)
+
+    def _undo_distance(self, before: Lexeme | None) -> None:
+        """A unit right after the level just read: it was a distance, not a price."""
+        last, fields = self.last, self.fields
+        self.last = None
+        if last is None or before is None or before.token is not last[2]:
+            return
+        kind, value, _token = last
+        if kind == "sl" and fields.sl == value:
+            fields.sl, fields.sl_in_pips = None, True
+        elif kind == "tp" and fields.tps and fields.tps[-1] == value:
+            fields.tps.pop()
+            fields.tp_in_pips = True
+        elif kind == "entry" and fields.entries and fields.entries[-1] == value:
+            fields.entries.pop()
+
+
+def _is_side(lexeme: Lexeme | None) -> bool:
+    return lexeme is not None and lexeme.kind == "term" and lexeme.meaning in (Meaning.BUY, Meaning.SELL)
+
+
+def _is_mark(lexeme: Lexeme | None, text: str) -> bool:
+    return lexeme is not None and lexeme.kind == "mark" and lexeme.token.text == text
 
 
 def _completed(value: float, token: Token, previous: Token | None) -> float:
@@ -394,20 +449,6 @@ def _zone_separator_follows(after: Lexeme | None) -> bool:
     if after.kind == "num":
         return True
     return after.token.low in ("to", "and", "till", "until")
-
-
-def _undo_distance(fields: TradeFields, last: tuple[str, float, Token] | None, before: Lexeme | None) -> None:
-    """A unit right after the number just read: it was a distance, not a price."""
-    if last is None or before is None or before.token is not last[2]:
-        return
-    kind, value, _token = last
-    if kind == "sl" and fields.sl == value:
-        fields.sl, fields.sl_in_pips = None, True
-    elif kind == "tp" and fields.tps and fields.tps[-1] == value:
-        fields.tps.pop()
-        fields.tp_in_pips = True
-    elif kind == "entry" and fields.entries and fields.entries[-1] == value:
-        fields.entries.pop()
 
 
 def _find_unknown_ticker(lines: list[list[Lexeme]], fields: TradeFields) -> None:
