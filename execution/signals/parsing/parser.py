@@ -4,14 +4,18 @@ How a message is classified, in order:
 
 1. A **new trade** (``open``) needs a side and a symbol (or the source's default symbol) and either
    a level (entry, SL, a target), a market word ("now"), or nothing else written beside them
-   ("BUY EURUSD"). Without a side but with a symbol, SL and targets, the side is inferred from them.
-   A reply that names the same side and symbol as the open alert it replies to completes it
-   (``details``), so the alert is not traded twice.
+   ("BUY EURUSD"); not a side under a condition in its sentence ("if it breaks 1.0850 we might
+   sell") or in a question. Beside changes ("take 50% and move the stop to 3,690") only a complete
+   signal is a trade. A reply that names the same side and symbol as the bare alert it replies to
+   completes it (``details``), so the alert is not traded twice.
 2. **Changes** (``modify``): breakeven, move SL/TP, close part or all, cancel; several per message.
-3. **Details**: levels with no side or symbol, which complete an earlier alert.
+   Levels alone, replied to a signal that has its own, move them.
+3. A symbol with an SL and targets but no side is a trade whose side the levels tell; levels with
+   no side or symbol are **details** of an earlier alert. Both only when the message is mostly levels.
 4. Everything else is **noise** (``ignore``), with the reason: a result report, a recap, a
-   promotion, commentary (a market and a side, but hedged or without levels), or nothing at all.
-   A report or commentary that names a side and a symbol is never read as a trade.
+   promotion, commentary (a market and a side, but conditional, asked about, or without levels),
+   or nothing at all. A complete signal wrapped in a report or an advert is still read, unless the
+   report is about its own lines ("TP1 2340 ✅").
 
 Confidence starts at 1 and loses a fixed amount for each thing the reader had to guess or that does
 not fit (the ``_COST`` table): a route trades readings at or above its threshold (0.7 by default)
