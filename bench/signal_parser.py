@@ -15,6 +15,7 @@ repeats), in microseconds, in this one process. No database, no Django setup.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -31,12 +32,7 @@ from tests.execution.signals.parsing import corpora  # noqa: E402
 SETS = {
     "shared": corpora.shared_cases,
     "own": corpora.own_cases,
-    "holdout": corpora.holdout_cases,
-    "holdout2": corpora.second_holdout_cases,
-    "holdout3": corpora.third_holdout_cases,
-    "holdout4": corpora.fourth_holdout_cases,
-    "holdout5": corpora.fifth_holdout_cases,
-    "holdout6": corpora.sixth_holdout_cases,
+    **{name: functools.partial(corpora.holdout_cases, name) for name in corpora.HOLDOUTS},
 }
 
 

@@ -97,28 +97,16 @@ def own_cases() -> list[Case]:
     return product_format(CORPUS / "own.jsonl")
 
 
-def holdout_cases() -> list[Case]:
-    return product_format(CORPUS / "holdout.jsonl")
+HOLDOUTS = ("holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6")
 
 
-def second_holdout_cases() -> list[Case]:
-    return product_format(CORPUS / "holdout2.jsonl")
+def holdout_cases(name: str) -> list[Case]:
+    """One hold-out set by its file name (one of ``HOLDOUTS``)."""
+    return product_format(CORPUS / f"{name}.jsonl")
 
 
-def third_holdout_cases() -> list[Case]:
-    return product_format(CORPUS / "holdout3.jsonl")
-
-
-def fourth_holdout_cases() -> list[Case]:
-    return product_format(CORPUS / "holdout4.jsonl")
-
-
-def fifth_holdout_cases() -> list[Case]:
-    return product_format(CORPUS / "holdout5.jsonl")
-
-
-def sixth_holdout_cases() -> list[Case]:
-    return product_format(CORPUS / "holdout6.jsonl")
+def all_cases() -> list[Case]:
+    return shared_cases() + own_cases() + [case for name in HOLDOUTS for case in holdout_cases(name)]
 
 
 def compared(contract: dict, expected: dict) -> dict:

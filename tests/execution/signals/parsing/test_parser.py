@@ -11,16 +11,7 @@ from execution.signals.parsing.reading import PROBLEMS, problem
 from tests.execution.signals.parsing import corpora
 
 # the hold-out sets are tested too, once measured (see bench/signal_parser.py for their first figures)
-ALL_CASES = (
-    corpora.shared_cases()
-    + corpora.own_cases()
-    + corpora.holdout_cases()
-    + corpora.second_holdout_cases()
-    + corpora.third_holdout_cases()
-    + corpora.fourth_holdout_cases()
-    + corpora.fifth_holdout_cases()
-    + corpora.sixth_holdout_cases()
-)
+ALL_CASES = corpora.all_cases()
 
 
 def contract(text, reply_to=None, **options):
