@@ -3,6 +3,6 @@ app's ``actors`` module; the embedded server imports this one). Queues: ``execut
 
 from execution.accounts.actors import setup_account
 from execution.broker.actors import refresh_credentials
-from execution.orders.actors import execute_operation
+from execution.orders.actors import execute_operation, execute_operations
 
-__all__ = ["execute_operation", "refresh_credentials", "setup_account"]
+__all__ = ["execute_operation", "execute_operations", "refresh_credentials", "setup_account"]

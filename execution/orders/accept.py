@@ -2,7 +2,8 @@
 
 Nothing here calls the broker: the pipeline (``execution.orders.pipeline``) does, for every operation.
 :func:`submit` accepts any kind of ``execution.orders.kinds`` with parameters checked against it;
-the functions after it build the parameters of the common kinds.
+:func:`submit_many` accepts many in one write (a signal's fan-out); the functions after them build
+the parameters of the common kinds.
 A new order names its symbol as a person writes it (mapped to the broker's symbol here); its
 volume is decided later from the account's risk settings, never from the caller.
 """
@@ -10,19 +11,22 @@ volume is decided later from the account's risk settings, never from the caller.
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.bulk import insert_many
 from core.errors import ServiceError
 from execution.accounts.models import TradingAccount
 from execution.accounts.services import symbol_resolve
 from execution.accounts.symbols import SymbolError
 from execution.live import hooks
 from execution.orders import pipeline
-from execution.orders.actors import enqueue
+from execution.orders.actors import enqueue, enqueue_many
 from execution.orders.kinds import KINDS, kind_of
 from execution.orders.models import IdempotencyKey, Operation
 from orgs.models import Organization
@@ -34,14 +38,9 @@ class IdempotencyConflict(ServiceError):
     """The same Idempotency-Key came with a different request."""
 
 
-@transaction.atomic
-def submit(
-    *, account: TradingAccount, kind: str, params: dict, requested_by: str = "", fail_if_paused: bool = False
-) -> Operation:
-    """Accept an operation of ``kind`` (a name in ``execution.orders.kinds.KINDS``) with ``params``,
-    which must be among the kind's parameters and include its required ones; refused with a
-    ServiceError before anything is written. Enqueued for the pipeline after commit. If the account
-    is paused it waits for the recovery test, or fails at once with ``fail_if_paused``."""
+def _checked_kind(kind: str, params: dict):
+    """The kind's registry entry, once ``params`` are among its parameters and include its required
+    ones; a ServiceError otherwise."""
     try:
         operation_kind = kind_of(kind)
     except ValueError:
@@ -65,24 +64,86 @@ def submit(
             field="params",
             code="missing_parameter",
         )
+    return operation_kind
+
+
+def _check_connected(account: TradingAccount) -> None:
     if account.connection_state != TradingAccount.CONNECTED:
         raise ServiceError(
             f"The account is {account.connection_state}: operations need a connected account.",
             code="not_connected",
         )
+
+
+def new_client_tag() -> str:
+    return "ttmt-" + secrets.token_hex(8)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One operation to accept with :func:`submit_many`. ``client_tag`` when the caller needs to
+    know it beforehand (a trade's legs are tagged from it); ``not_before`` to run it later (its
+    deadline then counts from that time)."""
+
+    account: TradingAccount
+    kind: str
+    params: dict
+    requested_by: str = ""
+    client_tag: str = ""
+    not_before: datetime | None = None
+
+
+@transaction.atomic
+def submit(
+    *, account: TradingAccount, kind: str, params: dict, requested_by: str = "", fail_if_paused: bool = False
+) -> Operation:
+    """Accept an operation of ``kind`` (a name in ``execution.orders.kinds.KINDS``) with ``params``,
+    which must be among the kind's parameters and include its required ones; refused with a
+    ServiceError before anything is written. Enqueued for the pipeline after commit. If the account
+    is paused it waits for the recovery test, or fails at once with ``fail_if_paused``."""
+    operation_kind = _checked_kind(kind, params)
+    _check_connected(account)
     operation = Operation.objects.create(
         organization_id=account.organization_id,
         account=account,
         kind=operation_kind.name,
         params=params,
         priority=int(operation_kind.priority),
-        client_tag="ttmt-" + secrets.token_hex(8),
+        client_tag=new_client_tag(),
         deadline=pipeline.operation_deadline(operation_kind),
         requested_by=requested_by,
         fail_if_paused=fail_if_paused,
     )
     enqueue(operation.pk, priority=operation_kind.priority)
     return operation
+
+
+@transaction.atomic
+def submit_many(planned: Sequence[Planned]) -> list[Operation]:
+    """Accept many operations at once (one signal fanned out to its routed accounts): checked as
+    :func:`submit` checks each (all refused if one is), written at once (``insert_many``), each
+    enqueued after commit. Returns them in the order given."""
+    rows = []
+    for item in planned:
+        operation_kind = _checked_kind(item.kind, item.params)
+        _check_connected(item.account)
+        rows.append(
+            Operation(
+                organization_id=item.account.organization_id,
+                account=item.account,
+                kind=operation_kind.name,
+                params=item.params,
+                priority=int(operation_kind.priority),
+                client_tag=item.client_tag or new_client_tag(),
+                deadline=pipeline.operation_deadline(operation_kind, start=item.not_before),
+                not_before=item.not_before,
+                requested_by=item.requested_by,
+            )
+        )
+    operations = insert_many(Operation, rows)
+    enqueue_many(operations)
+    hooks.operations_accepted(operations)
+    return operations
 
 
 def _level(value) -> str | None:

@@ -29,6 +29,7 @@ from execution.broker.gateways.base import (
     Side,
     TradeResult,
 )
+from execution.orders import trade_calls
 from execution.safety.speed import Priority
 
 
@@ -39,7 +40,8 @@ class BrokerCall:
     ``volume_for(entry, sl)`` sizes a new order from the account's risk settings and records it
     (raising ``execution.orders.sizing.Rejected`` if it cannot be sent); ``remember(**params)``
     adds to the operation's saved parameters (e.g. ``volume_before`` of a partial close, for the
-    look-up).
+    look-up); ``pace()`` waits between the sends of an operation that makes several (a trade's
+    legs), as speed control spaces any two sends of the account.
     """
 
     gateway: BrokerGateway
@@ -47,6 +49,7 @@ class BrokerCall:
     client_tag: str
     volume_for: Callable[[Decimal, Decimal | None], Awaitable[Decimal]]
     remember: Callable[..., Awaitable[None]]
+    pace: Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ async def _query_account(call: BrokerCall) -> dict:
 
 # Capital-protecting operations (closing, any stop-loss change, removing pending exposure) are HIGH
 # and any stop-loss change retries by the breakeven profile. Modifications are safe to send again.
+# A trade (a signal's positions, one per TP) opens as one operation and changes as one: their calls
+# remember their progress, so sending them again repeats nothing (``trade_calls``).
 KINDS: Mapping[str, OperationKind] = MappingProxyType(
     {
         kind.name: kind
@@ -297,6 +302,29 @@ KINDS: Mapping[str, OperationKind] = MappingProxyType(
                 parameters=frozenset({"order_id", "price", "sl", "tp"}),
                 required=frozenset({"order_id"}),
                 send=_modify_order,
+                look_up=None,
+            ),
+            OperationKind(
+                name="open_trade",
+                priority=Priority.NORMAL,
+                retry_profile="order_placement",
+                parameters=frozenset(
+                    {
+                        *("symbol", "requested_symbol", "side", "type", "entry", "zone", "sl", "tps"),
+                        *("runner", "policy", "instrument", "own_risk", "multiplier"),
+                    }
+                ),
+                required=frozenset({"symbol", "side", "type", "tps", "policy", "instrument"}),
+                send=trade_calls.open_trade,
+                look_up=trade_calls.find_opened_trade,
+            ),
+            OperationKind(
+                name="manage_trade",
+                priority=Priority.HIGH,
+                retry_profile="breakeven",
+                parameters=frozenset({"symbol", "tags", "actions", "instrument"}),
+                required=frozenset({"tags", "actions"}),
+                send=trade_calls.manage_trade,
                 look_up=None,
             ),
             OperationKind(

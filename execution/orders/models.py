@@ -3,6 +3,7 @@
 from django.db import models
 from django.utils import timezone
 
+from core.fields import BulkJSONField
 from execution.accounts.models import TradingAccount
 from execution.orders.kinds import KINDS
 from orgs.models import Organization
@@ -28,7 +29,7 @@ class Operation(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="operations")
     account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="operations")
     kind = models.CharField(max_length=20, choices=KIND_CHOICES)
-    params = models.JSONField(default=dict)
+    params = BulkJSONField(default=dict)
     priority = models.PositiveSmallIntegerField(help_text="0 high, 1 normal, 2 low")
     client_tag = models.CharField(max_length=26, unique=True, editable=False)
     state = models.CharField(max_length=10, choices=STATE_CHOICES, default=ACCEPTED)

@@ -489,13 +489,26 @@ class _Run:
             client_tag=self.op.client_tag,
             volume_for=self._volume_for,
             remember=self._remember,
+            pace=self._pace,
         )
+
+    async def _pace(self) -> None:
+        """Between the several sends of one operation (a trade's legs): kept apart as any two sends."""
+        await self.rt.pacer.turn(self.account_key, self.safety.speed.config.min_gap)
 
     async def _volume_for(self, entry: Decimal, sl: Decimal | None) -> Decimal:
         """The volume from the account's risk settings (the caller's proposal is never used), recorded."""
 
         def size() -> Decimal:
-            sized = order_volume(account=self.account, symbol=self.op.params["symbol"], entry=entry, sl=sl)
+            params = self.op.params
+            sized = order_volume(
+                account=self.account,
+                symbol=params["symbol"],
+                entry=entry,
+                sl=sl,
+                own_risk=params.get("own_risk"),
+                multiplier=Decimal(str(params.get("multiplier") or 1)),
+            )
             self.op.params = {
                 **self.op.params,
                 "volume": str(sized.volume),
@@ -554,6 +567,9 @@ class _Run:
         await self.db(save)
 
 
-def operation_deadline(kind: OperationKind) -> datetime:
-    """When an operation of ``kind`` accepted now fails if the broker has not done it."""
-    return timezone.now() + timedelta(seconds=settings.TTMT_OPERATION_DEADLINE[kind.deadline_class])
+def operation_deadline(kind: OperationKind, *, start: datetime | None = None) -> datetime:
+    """When an operation of ``kind`` accepted now (or due at ``start``) fails if the broker has not
+    done it."""
+    return (start or timezone.now()) + timedelta(
+        seconds=settings.TTMT_OPERATION_DEADLINE[kind.deadline_class]
+    )

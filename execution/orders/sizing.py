@@ -12,22 +12,41 @@ from execution.accounts.models import AccountSymbol, RiskSettings, TradingAccoun
 from execution.safety import volume as volume_policy
 
 
+def _decimal(value) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))
+
+
 class Rejected(Exception):
     """The operation cannot be sent at all (e.g. the volume is below the symbol's minimum)."""
 
 
 def order_volume(
-    *, account: TradingAccount, symbol: str, entry: Decimal, sl: Decimal | None
+    *,
+    account: TradingAccount,
+    symbol: str,
+    entry: Decimal,
+    sl: Decimal | None,
+    own_risk: dict | None = None,
+    multiplier: Decimal = Decimal(1),
 ) -> volume_policy.VolumeResult:
+    """The volume of a new order (the total of a trade of several positions). ``own_risk``
+    (``{mode, fixed_lots, risk_percent}``: a signal route's own settings) replaces the account's
+    mode and amounts, keeping its risk level and caps; ``multiplier`` (a route's lot multiplier)
+    scales the amount before the caps."""
     settings_row = RiskSettings.objects.filter(account=account).first() or RiskSettings(account=account)
     account_symbol = AccountSymbol.objects.filter(account=account, name=symbol).first()
     if account_symbol is None:
         raise Rejected(f"Unknown symbol {symbol!r} on this account.")
+    mode, fixed_lots, risk_percent = settings_row.mode, settings_row.fixed_lots, settings_row.risk_percent
+    if own_risk:
+        mode = own_risk["mode"]
+        fixed_lots = _decimal(own_risk.get("fixed_lots")) or fixed_lots
+        risk_percent = _decimal(own_risk.get("risk_percent")) or risk_percent
     risk = volume_policy.RiskSettings(
-        mode=volume_policy.VolumeMode(settings_row.mode),
+        mode=volume_policy.VolumeMode(mode),
         risk_level=volume_policy.RiskLevel(settings_row.risk_level),
-        fixed_lots=settings_row.fixed_lots,
-        risk_percent=settings_row.risk_percent,
+        fixed_lots=fixed_lots * multiplier,
+        risk_percent=risk_percent * multiplier,
         asset_caps={k: Decimal(str(v)) for k, v in (settings_row.asset_caps or {}).items()},
     )
     spec = volume_policy.SymbolSpec(

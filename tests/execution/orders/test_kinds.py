@@ -117,6 +117,8 @@ def test_the_model_s_choices_are_the_kinds_with_their_names_spelt_out():
         ("close_position", "close position"),
         ("cancel_order", "cancel order"),
         ("modify_order", "modify order"),
+        ("open_trade", "open trade"),
+        ("manage_trade", "manage trade"),
         ("query", "query"),
     ]
     assert [(kind.name, kind.label) for kind in KINDS.values()] == expected
@@ -191,6 +193,7 @@ def look_up(account, operation: str, params: dict, client_tag: str = "ttmt-none"
                 client_tag=client_tag,
                 volume_for=_no_database_work,
                 remember=_no_database_work,
+                pace=_no_database_work,
             )
         )
 
@@ -277,7 +280,9 @@ def test_a_cancel_is_found_by_reading_the_orders_again(account):
 
 
 @pytest.mark.parametrize(
-    "operation", ["modify_sl", "breakeven", "modify_tp", "modify_sltp", "modify_order", "query"]
+    # a change to a trade reads what is left of it at each send and remembers its partial closes
+    "operation",
+    ["modify_sl", "breakeven", "modify_tp", "modify_sltp", "modify_order", "query", "manage_trade"],
 )
 def test_modifications_and_queries_are_safe_to_send_again(operation):
     assert kind_of(operation).look_up is None
@@ -285,4 +290,4 @@ def test_modifications_and_queries_are_safe_to_send_again(operation):
 
 def test_every_kind_that_changes_exposure_is_looked_up():
     looked_up = {name for name, kind in KINDS.items() if kind.look_up is not None}
-    assert looked_up == {"place_order", "close_position", "cancel_order"}
+    assert looked_up == {"place_order", "close_position", "cancel_order", "open_trade"}
