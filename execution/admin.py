@@ -11,6 +11,7 @@ from execution.broker.models import SimulatorDocument
 from execution.engine.models import AccountHome, EngineWorker
 from execution.orders.models import IdempotencyKey, Operation, OperationAttempt
 from execution.safety.models import SafetyEvent
+from execution.signals.models import Decision, Route, Signal, SignalSource, Trade
 
 
 @admin.register(TradingAccount)
@@ -196,3 +197,60 @@ class AccountHomeAdmin(admin.ModelAdmin):
     search_fields = ["account__name", "account__login", "worker_id"]
     list_select_related = ["account"]
     readonly_fields = ["account", "worker_id", "since"]
+
+
+# -- signals -------------------------------------------------------------------------------------
+@admin.register(SignalSource)
+class SignalSourceAdmin(admin.ModelAdmin):
+    """The webhook's signing secret and URL token are never shown (nor their hash)."""
+
+    list_display = ["name", "organization", "kind", "state", "recording", "created_at"]
+    list_filter = ["kind", "state"]
+    search_fields = ["name", "organization__name"]
+    list_select_related = ["organization"]
+    exclude = ["signing_secret", "url_token_hash"]
+    readonly_fields = ["public_id", "replay_round", "replay_position", "replay_held_by", "replay_lease_until"]
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    list_display = ["source", "account", "active", "mode", "lot_multiplier", "reverse", "created_at"]
+    list_filter = ["active", "mode", "reverse"]
+    search_fields = ["source__name", "account__name"]
+    list_select_related = ["source", "account"]
+
+
+@admin.register(Signal)
+class SignalAdmin(admin.ModelAdmin):
+    list_display = ["id", "source", "message_id", "version", "kind", "symbol", "received_at", "deleted_at"]
+    list_filter = ["kind"]
+    search_fields = ["message_id", "text", "source__name"]
+    list_select_related = ["source"]
+    readonly_fields = [field.name for field in Signal._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Decision)
+class DecisionAdmin(admin.ModelAdmin):
+    list_display = ["id", "signal", "account", "outcome", "code", "created_at"]
+    list_filter = ["outcome", "code"]
+    search_fields = ["reason", "account__name", "signal__message_id"]
+    list_select_related = ["signal__source", "account"]
+    readonly_fields = [field.name for field in Decision._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Trade)
+class TradeAdmin(admin.ModelAdmin):
+    list_display = ["id", "account", "symbol", "side", "order_type", "state", "created_at"]
+    list_filter = ["state", "side", "order_type"]
+    search_fields = ["symbol", "account__name"]
+    list_select_related = ["account"]
+    readonly_fields = [field.name for field in Trade._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

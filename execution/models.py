@@ -12,18 +12,24 @@ from execution.broker.models import SimulatorDocument
 from execution.engine.models import AccountHome, EngineWorker
 from execution.orders.models import IdempotencyKey, Operation, OperationAttempt
 from execution.safety.models import SafetyEvent
+from execution.signals.models import Decision, Route, Signal, SignalSource, Trade
 
 __all__ = [
     "AccountCredential",
     "AccountHome",
     "AccountSymbol",
+    "Decision",
     "EngineWorker",
     "IdempotencyKey",
     "Operation",
     "OperationAttempt",
     "RiskSettings",
+    "Route",
     "SafetyEvent",
+    "Signal",
+    "SignalSource",
     "SimulatorDocument",
     "SymbolOverride",
+    "Trade",
     "TradingAccount",
 ]

@@ -18,6 +18,7 @@ EVENT_PERMISSION = {
     "positions": "view_accounts",
     "orders": "view_accounts",
     "tick": "view_accounts",
+    "signal": "view_accounts",
     "operation": "view_operations",
     "safety": "view_operations",
     "status": "view_operations",

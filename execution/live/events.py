@@ -22,11 +22,15 @@ Server -> browser messages (JSON objects, ``type`` first; Decimals are strings, 
   {monitor, account_id, platform_id, from_state, to_state, cause, at}; always followed by ``status``.
 * ``status``: the header indicator: ``level`` green | yellow | red and ``accounts`` [{account_id,
   name, level, pause_state, seconds_to_test, broker_health, broker_health_seconds_remaining}].
+* ``signal`` {signal}: a message a signal source delivered, as received (after its decisions were
+  committed): {id, source_id, source_name, message_id, version, text, kind, symbol, summary (the
+  reading in one line), note, posted_at, received_at, decisions [{id, route_id, account_id,
+  account_name, outcome, outcome_label, code, reason}]}.
 * ``action_result`` {request_id, ok, operation | error}: the answer to a dashboard action.
 * ``kick`` {reason}: the membership ended; the server closes the socket (code 4403).
 * ``pong`` {request_id}: the answer to ``{"action": "ping"}``.
 
-Who receives what: account, link, positions, orders and tick events need ``view_accounts``;
+Who receives what: account, link, positions, orders, tick and signal events need ``view_accounts``;
 operation, safety and status events ``view_operations`` (``EVENT_PERMISSION``); a socket opened with
 ``?status=1`` (the header indicator on every page) receives only status and safety events, and a
 snapshot with ``status`` alone.
@@ -41,6 +45,8 @@ echoed in its ``action_result``. Anything else is answered with an error, never 
 from django.utils import timezone
 
 from execution.safety.speed import Priority
+from execution.signals.models import Decision
+from execution.signals.selectors import reading_summary
 
 
 def text_or_none(value) -> str | None:
@@ -154,6 +160,43 @@ def safety_event_data(event) -> dict:
         "to_state": event.to_state,
         "cause": event.cause,
         "at": iso_time(event.at),
+    }
+
+
+MAX_SIGNAL_TEXT = 1000  # characters of a message's text in a signal event (the pages show it all)
+
+
+def signal_data(signal, decisions, *, account_names=None) -> dict:
+    """A received signal and its routes' decisions. ``account_names`` (account id -> name) names
+    each decision's account (else ``decision.account`` is read)."""
+    labels = dict(Decision.OUTCOME_CHOICES)
+    names = account_names if account_names is not None else {}
+    return {
+        "id": signal.pk,
+        "source_id": signal.source_id,
+        "source_name": signal.source.name,
+        "message_id": signal.message_id,
+        "version": signal.version,
+        "text": signal.text[:MAX_SIGNAL_TEXT],
+        "kind": signal.kind,
+        "symbol": signal.symbol,
+        "summary": reading_summary(signal.reading),
+        "note": signal.note,
+        "posted_at": iso_time(signal.posted_at),
+        "received_at": iso_time(signal.received_at),
+        "decisions": [
+            {
+                "id": decision.pk,
+                "route_id": decision.route_id,
+                "account_id": decision.account_id,
+                "account_name": names.get(decision.account_id) or decision.account.name,
+                "outcome": decision.outcome,
+                "outcome_label": labels.get(decision.outcome, decision.outcome),
+                "code": decision.code,
+                "reason": decision.reason,
+            }
+            for decision in decisions
+        ],
     }
 
 

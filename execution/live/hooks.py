@@ -1,11 +1,18 @@
-"""What makes live events: the pipeline's calls (operation saved, attempt started or finished) and
-model signals (an operation accepted, an account saved or removed, a safety transition, a
-membership removed: its sockets are kicked). Connected once, by the app's ``ready``."""
+"""What makes live events: the pipeline's calls (operation saved, attempt started or finished, a
+signal received with its decisions) and model signals (an operation accepted, an account saved or
+removed, a safety transition, a membership removed: its sockets are kicked). Connected once, by
+the app's ``ready``."""
 
 from django.db.models.signals import post_delete, post_save
 
 from execution.accounts.models import TradingAccount
-from execution.live.events import STATE_EVENTS, account_data, operation_data, safety_event_data
+from execution.live.events import (
+    STATE_EVENTS,
+    account_data,
+    operation_data,
+    safety_event_data,
+    signal_data,
+)
 from execution.live.publishing import kick, publish
 from execution.live.snapshot import trading_status
 from execution.orders.models import Operation
@@ -49,6 +56,24 @@ def attempt_finished(attempt) -> None:
         operation.organization_id,
         {"type": "operation", "operation": operation_data(operation, event, **details)},
     )
+
+
+def signal_received(signal, decisions) -> None:
+    """The intake recorded ``signal`` and its routes' ``decisions``: pushed once they are committed."""
+    decisions = list(decisions)
+
+    def build() -> dict:
+        account_ids = {decision.account_id for decision in decisions}
+        names = dict(TradingAccount.objects.filter(pk__in=account_ids).values_list("pk", "name"))
+        return {"type": "signal", "signal": signal_data(signal, decisions, account_names=names)}
+
+    publish(signal.organization_id, build=build)
+
+
+def operations_accepted(operations) -> None:
+    """Operations accepted in one write (``submit_many``: no post_save): each is pushed as queued."""
+    for operation in operations:
+        _operation_saved(Operation, operation, created=True)
 
 
 def _operation_saved(sender, instance, created, **kwargs) -> None:
