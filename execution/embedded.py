@@ -1,6 +1,7 @@
 """The embedded default's in-process workers: one Dramatiq worker over the in-process broker (its
 boot starts this process's engine, which runs every operation and streams every account:
-``execution.engine``), and the housekeeping as a thread."""
+``execution.engine``), and as threads the housekeeping and the player of the recorded signal
+sources."""
 
 import logging
 import threading
@@ -12,6 +13,7 @@ from dramatiq import Worker
 
 import execution.actors  # noqa: F401  (actors bind to the broker at import)
 from execution.housekeeping import housekeeping
+from execution.signals.sources.recorded import play_forever
 
 logger = logging.getLogger(__name__)
 _worker: Worker | None = None
@@ -26,6 +28,7 @@ def start_embedded_workers() -> Worker:
         _worker = Worker(broker, worker_threads=settings.TTMT_EMBEDDED_WORKER_THREADS)
         _worker.start()
         threading.Thread(target=_sweep_forever, name="ttmt-sweeper", daemon=True).start()
+        threading.Thread(target=play_forever, name="ttmt-recordings", daemon=True).start()
     return _worker
 
 

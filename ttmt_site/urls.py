@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from execution.signals.web.webhook import signal_webhook
 from execution.web.dashboard import DashboardView
 
 api_v1 = [
@@ -28,4 +29,6 @@ urlpatterns = [
     path("orgs/", include("orgs.urls")),
     path("invitations/", include("orgs.invitation_urls")),
     path("api/v1/", include((api_v1, "api"))),
+    path("hooks/signals/<uuid:public_id>/", signal_webhook, name="signal-webhook"),
+    path("hooks/signals/<uuid:public_id>/<str:url_token>/", signal_webhook, name="signal-webhook-token"),
 ]

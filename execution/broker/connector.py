@@ -10,6 +10,7 @@ account is on: it asks the connector (``execution.broker.registry.connector_for`
 import abc
 import asyncio
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from execution.accounts.models import TradingAccount
@@ -83,6 +84,12 @@ class Connector(abc.ABC):
         """The account's positions and orders when the venue can tell cheaply (without a broker
         session, and without consuming faults meant for operations); None: not known until
         streamed."""
+        return None
+
+    def reference_price(self, account: TradingAccount, symbol: str) -> Decimal | None:
+        """The mid price of ``symbol`` (the account's broker symbol) now, when the venue knows one
+        without a broker session (the simulator's feed); None for a venue that needs a session,
+        e.g. MetaApi."""
         return None
 
     def stream_driver(self, account: TradingAccount) -> StreamDriver:

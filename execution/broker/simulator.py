@@ -188,5 +188,13 @@ class SimulatedConnector(Connector):
     def snapshot_book(self, account: TradingAccount) -> tuple[list[Position], list[PendingOrder]]:
         return stream_book(account_key(account.pk))
 
+    def reference_price(self, account: TradingAccount, symbol: str) -> Decimal | None:
+        """The feed's mid on the account's server (market data: no account state, no faults)."""
+        try:
+            price = engine().quote(account.server, symbol)
+        except KeyError:  # not a symbol of that server
+            return None
+        return (price.bid + price.ask) / 2
+
     def stream_driver(self, account: TradingAccount) -> StreamDriver:
         return _SimulatorDriver(account)

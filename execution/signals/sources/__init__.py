@@ -1,0 +1,1 @@
+"""Where signal messages come from. Every source speaks :mod:`.base`'s events to the intake."""
