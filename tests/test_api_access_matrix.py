@@ -19,6 +19,7 @@ from execution.orders.accept import order_place
 from orgs import permissions as perms
 from orgs.services import invitation_create
 from platforms.services import manager_api_set, platform_create, report_db_set
+from tests.execution.signals import factories as signal_factories
 from tests.factories import (
     UserFactory,
     add_member,
@@ -111,6 +112,25 @@ EXPECTED = {
     ("platform-faults-detail", "GET"): ("view_platforms", None),
     ("platform-faults-detail", "PUT"): ("manage_platforms", {"disconnected": False}),
     ("signal-parse", "POST"): ("view_accounts", {"text": "XAUUSD BUY NOW"}),
+    ("signal-list", "GET"): ("view_accounts", None),
+    ("signal-detail", "GET"): ("view_accounts", None),
+    ("signal-trade-list", "GET"): ("view_accounts", None),
+    ("signal-source-list", "GET"): ("view_accounts", None),
+    ("signal-source-list", "POST"): ("manage_accounts", {"name": "S2", "kind": "webhook"}),
+    ("signal-source-detail", "GET"): ("view_accounts", None),
+    ("signal-source-detail", "PATCH"): ("manage_accounts", {"name": "Renamed", "state": "paused"}),
+    ("signal-source-detail", "DELETE"): ("manage_accounts", None),
+    ("signal-source-rotate-secret", "POST"): ("manage_accounts", None),
+    ("signal-source-messages", "POST"): ("trade", {"text": "XAUUSD BUY NOW"}),
+    ("signal-route-list", "GET"): ("view_accounts", None),
+    ("signal-route-list", "POST"): (
+        "manage_accounts",
+        {"source": "<manual_source>", "account": "<account>", "confidence_threshold": "0.5"},
+    ),
+    ("signal-route-detail", "GET"): ("view_accounts", None),
+    ("signal-route-detail", "PATCH"): ("manage_accounts", {"active": False}),
+    ("signal-route-detail", "DELETE"): ("manage_accounts", None),
+    ("signal-route-dry-run", "POST"): ("view_accounts", {"text": "XAUUSD BUY NOW"}),
 }
 
 
@@ -143,8 +163,9 @@ SCOPE_FOR = {permission: scope for scope, permission in perms.SCOPES.items()}
 @pytest.fixture
 def world():
     """Two organizations, each with an administrator, a second member, an invitation, a platform
-    with both credential sets (pointing at a closed port), an API client, and a connected simulated
-    account with a symbol override."""
+    with both credential sets (pointing at a closed port), an API client, a connected simulated
+    account with a symbol override, a webhook signal source routed to the account with one signal
+    and its decision, and a manual source."""
     result = {"ids": {}}
     for key in ("target", "other"):
         admin = UserFactory()
@@ -169,6 +190,11 @@ def world():
         account = connected_simulated_account(organization)
         override = symbol_override_set(account=account, alias="GOLDEN", broker_symbol="XAUUSD")
         operation = order_place(account=account, symbol="EURUSD", side="buy", type="market")
+        source, _ = signal_factories.webhook_source(organization)
+        manual_source = signal_factories.source(organization, name="Pasted")
+        route = signal_factories.route(source, account)
+        signal = signal_factories.signal_row(source)
+        signal_factories.decision_row(signal, route, operations=[operation.pk])
         result[key], result[f"{key}_admin"] = organization, admin
         result[f"{key}_client"] = basic_auth(client.client_id, secret)
         result["ids"][key] = {
@@ -180,6 +206,10 @@ def world():
             "sim_platform": account.platform_id,
             "override": override.pk,
             "operation": operation.pk,
+            "source": source.pk,
+            "manual_source": manual_source.pk,
+            "route": route.pk,
+            "signal": signal.pk,
         }
     return result
 
@@ -225,6 +255,16 @@ def url_for(name, organization, ids):
         "symbol-map-detail": account + f"symbol-map/{ids['override']}/",
         "platform-faults-detail": base + f"platform-faults/{ids['sim_platform']}/",
         "signal-parse": base + "signals/parse/",
+        "signal-list": base + "signals/",
+        "signal-detail": base + f"signals/{ids['signal']}/",
+        "signal-trade-list": base + "signal-trades/",
+        "signal-source-list": base + "signal-sources/",
+        "signal-source-detail": base + f"signal-sources/{ids['source']}/",
+        "signal-source-rotate-secret": base + f"signal-sources/{ids['source']}/rotate-secret/",
+        "signal-source-messages": base + f"signal-sources/{ids['manual_source']}/messages/",
+        "signal-route-list": base + "signal-routes/",
+        "signal-route-detail": base + f"signal-routes/{ids['route']}/",
+        "signal-route-dry-run": base + f"signal-routes/{ids['route']}/dry-run/",
     }[name]
 
 
@@ -243,8 +283,13 @@ def snapshot():
 
 def call(api, method, url, body, auth=None, world=None):
     extra = {"HTTP_AUTHORIZATION": auth} if auth else {}
-    if body and body.get("platform") == "<platform>" and world is not None:
-        body = body | {"platform": world["ids"]["target"]["sim_platform"]}
+    placeholders = {"<platform>": "sim_platform", "<account>": "account", "<manual_source>": "manual_source"}
+    if body and world is not None:  # the target organization's objects, by id
+        ids = world["ids"]["target"]
+        body = {
+            k: ids[placeholders[v]] if isinstance(v, str) and v in placeholders else v
+            for k, v in body.items()
+        }
     return getattr(api, method.lower())(url, body, format="json", **extra)
 
 

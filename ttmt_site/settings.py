@@ -321,8 +321,15 @@ SPECTACULAR_SETTINGS = {
         "PlatformTypeEnum": "platforms.models.TradePlatform.TYPE_CHOICES",
         "AccountTypeEnum": "execution.accounts.models.TradingAccount.TYPE_CHOICES",
         "KindEnum": "execution.orders.models.Operation.KIND_CHOICES",
+        "StateEnum": "execution.orders.models.Operation.STATE_CHOICES",
         "SignalKindEnum": "execution.signals.web.api.KINDS",
         "ProblemCodeEnum": "execution.signals.web.api.PROBLEM_CODES",
+        "SignalSourceKindEnum": "execution.signals.models.SignalSource.KIND_CHOICES",
+        "SignalSourceStateEnum": "execution.signals.models.SignalSource.STATE_CHOICES",
+        "SignalSourceSettableStateEnum": "execution.signals.web.serializers.SOURCE_STATES",
+        "SignalTradeStateEnum": "execution.signals.models.Trade.STATE_CHOICES",
+        "SignalRouteModeEnum": "execution.signals.models.Route.MODE_CHOICES",
+        "ModeEnum": "execution.accounts.models.RiskSettings.MODE_CHOICES",
     },
 }
 

@@ -1,4 +1,7 @@
-"""The signal tester: read a message as the parser does, over the API (``api``) and on a page
-(``pages``). Nothing is stored and no trade is placed: it shows what a message would be read as."""
+"""Signal sources, routes, the signals they received and the decisions made, over the API (``api``)
+and on pages (``pages``); and the signal tester: read a message as the parser does (and, for a
+route, what it would do with it), nothing stored and no trade placed."""
 
-MAX_MESSAGE_LENGTH = 4096  # characters of a message (and of the one it replies to)
+from execution.signals.services import MAX_MESSAGE_LENGTH
+
+__all__ = ["MAX_MESSAGE_LENGTH"]

@@ -149,3 +149,104 @@ def test_the_organization_page_and_the_first_account_hint_link_to_the_tester(
 
     assert link in _html(client.get(reverse("orgs:detail", args=[organization.slug])))
     assert link in _html(client.get(reverse("execution:accounts", args=[organization.slug])))
+
+
+# --- a route's dry run ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def route(organization):
+    from tests.execution.signals import factories
+    from tests.factories import connected_simulated_account
+
+    source = factories.source(organization, name="Gold VIP")
+    return factories.route(source, connected_simulated_account(organization), keywords={"kopen": "buy"})
+
+
+def _options(html: str, field: str) -> list[str]:
+    select = re.search(rf'<select name="{field}"[^>]*>(.*?)</select>', html, re.S)
+    assert select, f"no select {field}"
+    return re.findall(r'<option value="([^"]*)"', select.group(1))
+
+
+def test_the_route_select_lists_the_organizations_routes_only(member_client, organization, route):
+    from tests.execution.signals import factories
+    from tests.factories import connected_simulated_account
+
+    elsewhere = organization_with_admin(UserFactory(), "Elsewhere")
+    factories.route(factories.source(elsewhere), connected_simulated_account(elsewhere, login="9001"))
+
+    html = _html(member_client.get(page_url(organization)))
+
+    assert _options(html, "route") == ["", str(route.pk)]
+    assert "Gold VIP → Demo" in html
+
+
+def test_a_chosen_route_shows_its_dry_run_besides_the_reading(
+    member_client, organization, route, monkeypatch
+):
+    from execution.signals import intake
+
+    calls = []
+
+    def fake_dry_run(*, route, text, reply_to=None):
+        calls.append((route.pk, text, reply_to))
+        return intake.DryRun(
+            reading={"kind": "open"},
+            outcome="rejected",
+            code="SL_TOO_FAR",
+            reason="The SL is 900 pips from the entry.",
+            steps=[
+                {"stage": "parse", "result": "passed", "code": "", "message": "Read as open buy XAUUSD."},
+                {"stage": "sl_distance", "result": "failed", "code": "SL_TOO_FAR", "message": "900 pips."},
+            ],
+            operations=[{"kind": "open_trade", "params": {"symbol": "XAUUSD", "tps": ["2285"]}}],
+        )
+
+    monkeypatch.setattr(intake, "dry_run", fake_dry_run)
+    text = "GOLD kopen 2275\nSL 1375\nTP 2285"
+    response = member_client.post(page_url(organization), {"text": text, "route": route.pk, "reply_to": ""})
+
+    assert response.status_code == 200
+    assert calls == [(route.pk, text, None)]
+    html = _html(response)
+    dry_run = _card(html, "dry-run")
+    assert _cell(dry_run, "dry-run-outcome") == "Rejected by a check SL_TOO_FAR"
+    assert _cell(dry_run, "dry-run-reason") == "The SL is 900 pips from the entry."
+    assert _cell(dry_run, "dry-run-stopping") == "sl_distance: 900 pips."
+    assert (
+        "Read as open buy XAUUSD." in dry_run and "open_trade" in dry_run and '"symbol": "XAUUSD"' in dry_run
+    )
+    reading = _card(html, "reading")  # read with the route's own words: "kopen" is buy
+    assert _cell(reading, "kind") == "open" and _cell(reading, "side") == "buy"
+
+
+def test_the_dry_run_is_the_intakes(member_client, organization, route):
+    response = member_client.post(
+        page_url(organization), {"text": "GOLD BUY LIMIT 2275\nSL 2268\nTP 2285", "route": route.pk}
+    )
+
+    assert response.status_code == 200
+    dry_run = _card(_html(response), "dry-run")
+    assert re.search(r'data-outcome="(opened|rejected|skipped|held|waiting|ignored|applied)"', dry_run)
+    assert 'data-testid="trace"' in dry_run
+
+
+def test_without_a_route_there_is_no_dry_run(member_client, organization, route):
+    html = _html(member_client.post(page_url(organization), {"text": "XAUUSD BUY NOW"}))
+    assert 'data-testid="dry-run"' not in html and 'data-testid="reading"' in html
+
+
+def test_another_organizations_route_is_not_a_choice(member_client, organization):
+    from tests.execution.signals import factories
+    from tests.factories import connected_simulated_account
+
+    elsewhere = organization_with_admin(UserFactory(), "Elsewhere")
+    theirs = factories.route(
+        factories.source(elsewhere), connected_simulated_account(elsewhere, login="9001")
+    )
+
+    response = member_client.post(page_url(organization), {"text": "XAUUSD BUY NOW", "route": theirs.pk})
+
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["route"]
