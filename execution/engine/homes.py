@@ -81,7 +81,7 @@ def due_work(worker_id: str, *, limit: int = 500) -> list[tuple[int, int]]:
     Operation.objects.filter(state=Operation.RUNNING, lease_until__gte=now).exclude(held_by__in=alive).update(
         lease_until=now
     )
-    due = Q(state__in=Operation.PENDING) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+    due = Q(state__in=Operation.PENDING) & Operation.due_at(now)
     abandoned = Q(state=Operation.RUNNING, lease_until__lte=now)
     ours = (
         Q(account__home__worker_id=worker_id)

@@ -83,7 +83,8 @@ def new_client_tag() -> str:
 class Planned:
     """One operation to accept with :func:`submit_many`. ``client_tag`` when the caller needs to
     know it beforehand (a trade's legs are tagged from it); ``not_before`` to run it later (its
-    deadline then counts from that time)."""
+    deadline then counts from that time); ``after``: the id of an operation it runs after (a
+    change to a trade waits for the trade's opening to end)."""
 
     account: TradingAccount
     kind: str
@@ -91,6 +92,7 @@ class Planned:
     requested_by: str = ""
     client_tag: str = ""
     not_before: datetime | None = None
+    after: int | None = None
 
 
 @transaction.atomic
@@ -137,6 +139,7 @@ def submit_many(planned: Sequence[Planned]) -> list[Operation]:
                 client_tag=item.client_tag or new_client_tag(),
                 deadline=pipeline.operation_deadline(operation_kind, start=item.not_before),
                 not_before=item.not_before,
+                after_id=item.after,
                 requested_by=item.requested_by,
             )
         )

@@ -65,6 +65,9 @@ class OperationKind:
     required: frozenset[str]
     send: Callable[[BrokerCall], Awaitable[dict]]
     look_up: Callable[[BrokerCall], Awaitable[dict | None]] | None
+    # how many broker calls a send makes at most, from its parameters: its timeout is as many
+    # times the call timeout (a trade's legs each get the time of one order)
+    broker_calls: Callable[[Mapping[str, Any]], int] = lambda params: 1
 
     def __post_init__(self) -> None:
         if not self.required <= self.parameters:
@@ -317,6 +320,7 @@ KINDS: Mapping[str, OperationKind] = MappingProxyType(
                 required=frozenset({"symbol", "side", "type", "tps", "policy", "instrument"}),
                 send=trade_calls.open_trade,
                 look_up=trade_calls.find_opened_trade,
+                broker_calls=trade_calls.open_trade_calls,
             ),
             OperationKind(
                 name="manage_trade",
@@ -326,6 +330,7 @@ KINDS: Mapping[str, OperationKind] = MappingProxyType(
                 required=frozenset({"tags", "actions"}),
                 send=trade_calls.manage_trade,
                 look_up=None,
+                broker_calls=trade_calls.manage_trade_calls,
             ),
             OperationKind(
                 name="query",

@@ -44,6 +44,14 @@ class Operation(models.Model):
         default=False, help_text="Fail at once when the account is paused, instead of waiting for it"
     )
     deadline = models.DateTimeField(help_text="Fails with a reason if not done by then")
+    after = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Runs once this operation has ended (a change to a trade after the trade's opening)",
+    )
     requested_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -55,6 +63,14 @@ class Operation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} on {self.account_id} ({self.state})"
+
+    @classmethod
+    def due_at(cls, moment) -> models.Q:
+        """Operations that may run at ``moment``: not waiting for a time (``not_before``) nor for
+        the operation they run after (``after``) to end."""
+        return (models.Q(not_before__isnull=True) | models.Q(not_before__lte=moment)) & (
+            models.Q(after__isnull=True) | models.Q(after__state__in=cls.TERMINAL)
+        )
 
 
 class OperationAttempt(models.Model):

@@ -121,7 +121,7 @@ def _claim(operation_id: int, worker_id: str, *, states: tuple[str, ...]) -> Ope
     claimable = Q(state__in=[s for s in states if s != Operation.RUNNING])
     if Operation.RUNNING in states:
         claimable |= Q(state=Operation.RUNNING, lease_until__lt=now)
-    due = Q(not_before__isnull=True) | Q(not_before__lte=now + timedelta(milliseconds=50))
+    due = Operation.due_at(now + timedelta(milliseconds=50))
     claimed = Operation.objects.filter(claimable, due, pk=operation_id).update(
         state=Operation.RUNNING, lease_until=now + LEASE, held_by=worker_id
     )
@@ -453,7 +453,7 @@ class _Run:
     async def _broker(self, call: Callable[[BrokerGateway], Awaitable[Any]]) -> Any:
         """``call`` on the account's session, opening it if needed, all within the call timeout. A
         timeout once the request may have been sent is an unknown outcome; before, nothing was sent."""
-        timeout = settings.TTMT_BROKER_CALL_TIMEOUT
+        timeout = settings.TTMT_BROKER_CALL_TIMEOUT * self.kind.broker_calls(self.op.params)
         connected = self.session_opened = False
         try:
             async with asyncio.timeout(timeout):

@@ -22,7 +22,7 @@ def sweep() -> list[int]:
     """Enqueue every stuck operation again; returns their ids."""
     now = timezone.now()
     stuck = Operation.objects.filter(
-        Q(state=Operation.ACCEPTED, updated_at__lt=now - STUCK_AFTER)
+        Q(state=Operation.ACCEPTED, updated_at__lt=now - STUCK_AFTER) & Operation.due_at(now)
         | Q(state=Operation.WAITING, not_before__lt=now - STUCK_AFTER)
         | Q(state=Operation.RUNNING, lease_until__lt=now)
     ).values_list("pk", "priority")

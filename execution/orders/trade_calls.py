@@ -127,6 +127,16 @@ def manage_trade_params(*, symbol: str, tags: list[str], actions: list[dict], in
     return {"symbol": symbol, "tags": tags, "actions": actions, "instrument": instrument}
 
 
+def open_trade_calls(params) -> int:
+    """The quote, the symbol's look-ups and one order per leg."""
+    return 2 + min(MAX_LEGS, max(1, len(params.get("tps") or ())) + bool(params.get("runner")))
+
+
+def manage_trade_calls(params) -> int:
+    """Per action: the positions, the orders, the symbol, and a write per leg."""
+    return len(params["actions"]) * (3 + MAX_LEGS)
+
+
 # -- opening -----------------------------------------------------------------------------------------
 def _plan(evaluation: checks.Evaluation, params, total: Decimal) -> dict:
     levels = evaluation.levels

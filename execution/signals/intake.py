@@ -25,6 +25,7 @@ from execution.accounts import symbols as symbol_mapping
 from execution.accounts.models import AccountSymbol, SymbolOverride
 from execution.live import hooks
 from execution.orders.accept import Planned, submit_many
+from execution.orders.models import Operation
 from execution.orders.sizing import Rejected, order_volume
 from execution.orders.trade_calls import manage_trade_params
 from execution.signals import parsing, routing
@@ -32,6 +33,7 @@ from execution.signals.models import Decision, Route, Signal, SignalSource, Trad
 from execution.signals.sources.base import MessageDeleted, MessagePosted, SourceEvent
 
 RECENT_TRADES = timedelta(days=7)  # a change without a reply looks this far back for its trade
+NOT_OPENED = (Operation.FAILED, Operation.CANCELLED)  # a trade whose opening never happened
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,11 @@ def _situation(*, source, event: MessagePosted, routes, readings, now) -> routin
     changes = kinds & {parsing.Kind.MODIFY, parsing.Kind.DETAILS} or event.version > 1
     if changes:
         target = event.message_id if event.version > 1 else event.reply_to
-        open_trades = Trade.objects.filter(route_id__in=route_ids, state=Trade.OPEN).select_related("signal")
+        open_trades = (
+            Trade.objects.filter(route_id__in=route_ids, state=Trade.OPEN)
+            .exclude(open_operation__state__in=NOT_OPENED)
+            .select_related("signal")
+        )
         if target:
             open_trades = open_trades.filter(signal__source=source, signal__message_id=target)
         else:
@@ -143,23 +149,39 @@ def _situation(*, source, event: MessagePosted, routes, readings, now) -> routin
         for trade in open_trades.order_by("-created_at", "-id"):
             trades[trade.route_id].append(trade)
     if parsing.Kind.DETAILS in kinds:
-        waiting = Decision.objects.filter(
-            route_id__in=route_ids, outcome=Decision.WAITING, wait_until__gt=now
-        ).select_related("signal")
+        waiting = (
+            Decision.objects.filter(
+                route_id__in=route_ids,
+                outcome=Decision.WAITING,
+                wait_until__gt=now,
+                signal__deleted_at__isnull=True,
+            )
+            .select_related("signal")
+            .select_for_update(of=("self",))  # two details messages never complete one alert twice
+        )
         if event.reply_to:
             waiting = waiting.filter(signal__message_id=event.reply_to)
         for decision in waiting.order_by("created_at", "id"):  # the newest last: it wins
-            alerts[decision.route_id] = (
-                decision,
-                decision.trace[0].get("reading") or decision.signal.reading,
-            )
+            alert = decision.trace[0].get("reading") or decision.signal.reading
+            if alert.get("side") and alert.get("symbol"):  # levels that wait are no alert
+                alerts[decision.route_id] = (decision, alert)
+    if event.version > 1:
+        situation.decided = frozenset(
+            Decision.objects.filter(
+                route_id__in=route_ids, signal__source=source, signal__message_id=event.message_id
+            ).values_list("route_id", flat=True)
+        )
     named = {reading.symbol for reading in readings.values() if reading.symbol}
     named |= {alert.get("symbol") for _, alert in alerts.values() if alert.get("symbol")}
     if kinds & {parsing.Kind.OPEN, parsing.Kind.DETAILS}:
         window = max((route.duplicate_window_seconds for route in routes), default=0)
-        for route_id, *earlier in Trade.objects.filter(
-            route_id__in=route_ids, created_at__gte=now - timedelta(seconds=window), signal__symbol__in=named
-        ).values_list("route_id", "signal__symbol", "side", "entry", "created_at", "signal__message_id"):
+        for route_id, *earlier in (
+            Trade.objects.filter(
+                route_id__in=route_ids, created_at__gte=now - timedelta(seconds=window), instrument__in=named
+            )
+            .exclude(open_operation__state__in=NOT_OPENED)
+            .values_list("route_id", "instrument", "side", "entry", "created_at", "signal__message_id")
+        ):
             recent[route_id].append(routing.Opened(*earlier))
     situation.symbols.update(_symbols(account_ids, named, trades))
     return situation
@@ -239,7 +261,7 @@ def _write(signal: Signal, verdicts: list[tuple[Route, routing.Verdict]]) -> lis
     )
     for (_, verdict), ops in zip(verdicts, accepted, strict=True):
         if verdict.completes is not None:
-            Decision.objects.filter(pk=verdict.completes.pk).update(
+            Decision.objects.filter(pk=verdict.completes.pk, outcome=Decision.WAITING).update(
                 outcome=Decision.OPENED,
                 trade=verdict.opens,
                 wait_until=None,
@@ -267,6 +289,13 @@ def _deleted(*, source: SignalSource, event: MessageDeleted) -> None:
         ).update(deleted_at=event.deleted_at)
         if not updated:
             return  # unknown, or deleted before
+        Decision.objects.filter(
+            signal__source=source, signal__message_id=event.message_id, outcome=Decision.WAITING
+        ).update(
+            outcome=Decision.SKIPPED,
+            reason="The message was deleted before its details came.",
+            wait_until=None,
+        )
         trades = list(
             Trade.objects.filter(
                 signal__source=source, signal__message_id=event.message_id, state=Trade.OPEN
@@ -285,6 +314,7 @@ def _deleted(*, source: SignalSource, event: MessageDeleted) -> None:
                         instrument={},
                     ),
                     requested_by="message deleted",
+                    after=trade.open_operation_id,
                 )
                 for trade in ready
             ]
@@ -312,9 +342,10 @@ def dry_run(*, route: Route, text: str, reply_to: str | None = None) -> DryRun:
     options = parsing.ParserOptions(keywords=route.keywords, aliases=route.aliases)
     reading = parsing.parse(text, reply_to=reply_to, options=options)
     event = MessagePosted(message_id="dry-run", posted_at=now, text=text)
-    situation = _situation(
-        source=route.source, event=event, routes=[route], readings={route.pk: reading}, now=now
-    )
+    with transaction.atomic():  # what it reads, as receive reads it (the alerts locked a moment)
+        situation = _situation(
+            source=route.source, event=event, routes=[route], readings={route.pk: reading}, now=now
+        )
     verdict = routing.decide(route, reading, situation)
     if verdict is None:
         return DryRun(

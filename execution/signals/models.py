@@ -169,19 +169,20 @@ class Trade(models.Model):
     route = models.ForeignKey(Route, on_delete=models.SET_NULL, null=True, related_name="trades")
     signal = models.ForeignKey(Signal, on_delete=models.CASCADE, related_name="trades")
     symbol = models.CharField(max_length=40, help_text="The broker's symbol")
+    instrument = models.CharField(max_length=40, help_text="The canonical symbol the route read")
     side = models.CharField(max_length=4)
     order_type = models.CharField(max_length=6)
     entry = models.CharField(max_length=40, blank=True)
     sl = models.CharField(max_length=40, blank=True)
     tps = models.JSONField(default=list)
     leg_tags = BulkJSONField(default=list)
-    open_operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="trade")
+    open_operation = models.OneToOneField(Operation, on_delete=models.CASCADE, related_name="trade")
     state = models.CharField(max_length=6, choices=STATE_CHOICES, default=OPEN)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["route", "symbol", "state"])]
+        indexes = [models.Index(fields=["route", "instrument", "state"])]
 
     def __str__(self) -> str:
         return f"{self.side} {self.symbol} on {self.account_id} (trade #{self.pk})"

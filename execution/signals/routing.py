@@ -82,14 +82,14 @@ class AccountSymbols:
 class Opened(NamedTuple):
     """A trade opened recently, as the duplicate check compares it."""
 
-    symbol: str  # canonical, as the signal named it
+    instrument: str  # canonical, as the route read it
     side: str
     entry: str
     created_at: datetime
     message_id: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class Situation:
     now: datetime
     posted_at: datetime
@@ -105,6 +105,8 @@ class Situation:
     recent: dict[int, list["Opened"]]
     # route id -> the alert waiting for its details (replied to, else the newest)
     alerts: dict[int, tuple[Decision, dict]]
+    # for an edit: the routes that decided on an earlier version of the message
+    decided: frozenset[int] = frozenset()
     evaluations: dict = field(default_factory=dict)  # routes with the same context: evaluated once
 
     def evaluate(self, context: checks.Context) -> checks.Evaluation:
@@ -226,8 +228,15 @@ def _opening(route: Route, contract: dict, situation: Situation, steps: list[dic
             row = situation.symbols[account.pk].rows[resolution.broker_symbol]
         except symbol_mapping.SymbolError as error:
             symbol_error = str(error)
-    levels = _levels(contract)
-    duplicate = _duplicate(route, contract, levels, situation)
+    incomplete = _incomplete(contract)
+    try:
+        levels = _levels(contract)
+    except ValueError:  # a pending order without its price: nothing to open until the details come
+        levels, row = None, None
+        incomplete = incomplete or "it has no side"
+    else:
+        incomplete = incomplete if route.mode == Route.COMPLETE_ONLY else None
+    duplicate = _duplicate(route, contract, levels, situation) if levels is not None else None
     age = (situation.now - situation.posted_at).total_seconds()
     facts = checks.Facts(
         paused_route=not route.active,
@@ -243,7 +252,7 @@ def _opening(route: Route, contract: dict, situation: Situation, steps: list[dic
         symbol_error=symbol_error,
         account_problem=_account_problem(account),
         duplicate_of=duplicate,
-        incomplete=_incomplete(contract) if route.mode == Route.COMPLETE_ONLY else None,
+        incomplete=incomplete,
     )
     instrument = None
     if row is not None:
@@ -316,6 +325,7 @@ def _opening(route: Route, contract: dict, situation: Situation, steps: list[dic
         account=account,
         route=route,
         symbol=resolution.broker_symbol,
+        instrument=symbol,
         side=levels.side,
         order_type=levels.order_type if levels.zone is None else "zone",
         entry="" if levels.entry is None else str(levels.entry),
@@ -341,7 +351,7 @@ def _duplicate(route: Route, contract: dict, levels: checks.Levels, situation: S
     for opened in situation.recent.get(route.pk, ()):
         if (
             opened.created_at >= since
-            and opened.symbol == contract.get("symbol")
+            and opened.instrument == contract.get("symbol")
             and opened.side == levels.side
             and opened.entry == entry
         ):
@@ -352,9 +362,11 @@ def _duplicate(route: Route, contract: dict, levels: checks.Levels, situation: S
     return None
 
 
-def _changes(route: Route, actions: list[dict], trade: Trade | None, steps: list[dict], situation) -> Verdict:
+def _changes(
+    route: Route, actions: list[dict], trade: Trade | None, steps: list[dict], situation, *, confidence: float
+) -> Verdict:
     """A change to an open trade (on a paused route too: a paused route opens nothing new, and
-    still protects what it opened)."""
+    still protects what it opened), read with at least the route's confidence."""
     skipped = []
     if route.reverse:  # levels of the other side are not copied
         skipped = [action["action"] for action in actions if action["action"] in LEVEL_ACTIONS]
@@ -382,7 +394,12 @@ def _changes(route: Route, actions: list[dict], trade: Trade | None, steps: list
             instrument=None,
             quote=None,
             now=situation.now,
-            facts=checks.Facts(account_problem=_account_problem(route.account), no_trade=no_trade),
+            facts=checks.Facts(
+                confidence=confidence,
+                threshold=float(route.confidence_threshold),
+                account_problem=_account_problem(route.account),
+                no_trade=no_trade,
+            ),
         )
     )
     steps += [step.to_dict() for step in evaluation.steps]
@@ -396,7 +413,9 @@ def _changes(route: Route, actions: list[dict], trade: Trade | None, steps: list
         outcome=Decision.APPLIED,
         reason=f"{described.capitalize()} on trade #{trade.pk}.",
         steps=steps,
-        planned=[Planned(account=route.account, kind="manage_trade", params=params)],
+        planned=[
+            Planned(account=route.account, kind="manage_trade", params=params, after=trade.open_operation_id)
+        ],
         applies_to=trade,
     )
 
@@ -407,7 +426,7 @@ def _target(route: Route, contract: dict, situation: Situation) -> Trade | None:
         return trades[0] if trades else None
     symbol = contract.get("symbol")
     for trade in trades:
-        if symbol is None or trade.signal.symbol == symbol:
+        if symbol is None or trade.instrument == symbol:
             return trade
     return None
 
@@ -438,12 +457,19 @@ def decide(route: Route, reading: Reading, situation: Situation) -> Verdict | No
     steps = [_parse_step(route, reading)]
     if reading.kind is Kind.IGNORE:
         return None
-    if situation.version > 1 and reading.kind is Kind.OPEN:
+    if situation.version > 1 and route.pk in situation.decided:
+        # an edit of a message this route decided on: the trade it opened gets the new levels; it
+        # never opens another (nor one it held, rejected or skipped before)
         trade = _target(route, contract, situation)
-        if trade is not None:  # an edit of the message that opened a trade: its new levels
-            levels = {"action": "set_levels", "sl": contract.get("sl"), "tps": contract.get("tp") or []}
-            levels = {key: value for key, value in levels.items() if value is not None}
-            return _changes(route, [_stringified(levels)], trade, steps, situation)
+        if reading.kind is not Kind.OPEN:
+            return _changes(
+                route, _actions(contract), trade, steps, situation, confidence=contract["confidence"]
+            )
+        levels = {"action": "set_levels", "sl": contract.get("sl"), "tps": contract.get("tp") or []}
+        levels = {key: value for key, value in levels.items() if value is not None}
+        return _changes(
+            route, [_stringified(levels)], trade, steps, situation, confidence=contract["confidence"]
+        )
     if reading.kind is Kind.OPEN:
         if route.mode == Route.EXECUTE_ON_ALERT and _incomplete(contract):
             steps.append(
@@ -457,7 +483,14 @@ def decide(route: Route, reading: Reading, situation: Situation) -> Verdict | No
         return _opening(route, contract, situation, steps)
     if reading.kind is Kind.DETAILS:
         return _details(route, contract, situation, steps)
-    return _changes(route, _actions(contract), _target(route, contract, situation), steps, situation)
+    return _changes(
+        route,
+        _actions(contract),
+        _target(route, contract, situation),
+        steps,
+        situation,
+        confidence=contract["confidence"],
+    )
 
 
 def _stringified(action: dict) -> dict:
@@ -473,12 +506,15 @@ def _details(route: Route, contract: dict, situation: Situation, steps: list[dic
     """Levels completing an alert: the waiting alert opens with them; an alert that opened on its
     own (``execute_on_alert``) gets them as its trade's levels."""
     trade = _target(route, contract, situation) if route.mode == Route.EXECUTE_ON_ALERT else None
+    alert_wait = timedelta(seconds=route.alert_wait_seconds)
+    if trade is not None and not situation.reply_to and trade.created_at < situation.now - alert_wait:
+        trade = None  # details without a reply complete only an alert opened within the wait
     if trade is not None:
         action = _stringified({"action": "set_levels", "sl": contract.get("sl"), "tps": contract.get("tp")})
-        return _changes(route, [action], trade, steps, situation)
+        return _changes(route, [action], trade, steps, situation, confidence=contract["confidence"])
     waiting = situation.alerts.get(route.pk)
     if waiting is None:
-        return _changes(route, [], None, steps, situation)
+        return _changes(route, [], None, steps, situation, confidence=contract["confidence"])
     alert_decision, alert = waiting
     merged = {
         **alert,
@@ -497,5 +533,6 @@ def _details(route: Route, contract: dict, situation: Situation, steps: list[dic
         }
     )
     verdict = _opening(route, merged, replace(situation, posted_at=situation.now), steps)
-    verdict.completes = alert_decision
+    if verdict.outcome == Decision.OPENED:
+        verdict.completes = alert_decision
     return verdict

@@ -201,9 +201,12 @@ def source_delete(*, source: SignalSource) -> None:
     source.delete()
 
 
-def message_post(*, source: SignalSource, text: str, reply_to_id: str | None = None) -> Signal | None:
+def message_post(
+    *, source: SignalSource, text: str, reply_to_id: str | None = None, id: str | None = None
+) -> Signal | None:
     """Post a message into a manual source, live: the intake records it and every route decides,
-    as for any source's message. ``reply_to_id``: the id of the source's message it replies to."""
+    as for any source's message. ``reply_to_id``: the id of the source's message it replies to;
+    ``id``: the caller's id of this message (a retry with it is received once), else a new one."""
     if source.kind != SignalSource.MANUAL:
         raise ServiceError("Messages are posted into a manual source only.", code=WRONG_KIND)
     if source.state != SignalSource.ACTIVE:
@@ -215,9 +218,10 @@ def message_post(*, source: SignalSource, text: str, reply_to_id: str | None = N
     reply_to_id = (reply_to_id or "").strip() or None
     if reply_to_id is not None and not Signal.objects.filter(source=source, message_id=reply_to_id).exists():
         raise ServiceError("This source has no message with this id.", field="reply_to_id")
-    event = MessagePosted(
-        message_id=str(uuid.uuid4()), posted_at=timezone.now(), text=text, reply_to=reply_to_id
-    )
+    message_id = (id or "").strip() or str(uuid.uuid4())
+    if "\x00" in message_id or "\x00" in text:
+        raise ServiceError("May not contain a NUL character.", field="text" if "\x00" in text else "id")
+    event = MessagePosted(message_id=message_id, posted_at=timezone.now(), text=text, reply_to=reply_to_id)
     return intake.receive(source=source, event=event)
 
 
@@ -395,6 +399,10 @@ def route_create(
         raise ServiceError("Unknown source.", field="source")
     if account.organization_id != organization.pk:
         raise ServiceError("Unknown account.", field="account")
+    if source.kind == SignalSource.RECORDED and account.type != TradingAccount.DEMO:
+        raise ServiceError(
+            "A recorded channel replays old signals: route it to Demo accounts only.", field="account"
+        )
     route = Route(organization=organization, source=source, account=account)
     _route_settings(route, settings)
     if Route.objects.filter(source=source, account=account).exists():

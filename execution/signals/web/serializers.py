@@ -215,6 +215,12 @@ class SignalSourceUpdateSerializer(serializers.Serializer):
 
 
 class PostedMessageSerializer(serializers.Serializer):
+    id = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="Your id of the message in this source: a retry with the same id is the same "
+        "message (204), never a second trade. A new id is chosen when left out.",
+    )
     text = _message_field(help_text="The message, as the channel would send it.")
     reply_to_id = serializers.CharField(
         max_length=100,

@@ -355,3 +355,110 @@ def test_the_queries_of_a_message_do_not_grow_with_its_routes(organization, sour
         post(source, "SELL BTCUSD now\nSL 66500\nTP1 64600")
     assert Decision.objects.filter(outcome="opened").count() == 15
     assert len(twelve) == len(three)
+
+
+def wait_until(predicate, seconds: float = 15.0) -> None:
+    """An operation waiting for another one is picked up by the engine's search for due work."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_a_close_accepted_before_the_opening_ran_waits_for_it_and_closes_every_leg(source, demo, run_queued):
+    route(source, demo)
+    post(source, buy_signal(mid(demo)), message_id="801")
+    close = post(source, "close all now", reply_to="801")  # before any worker ran the opening
+
+    operation = Operation.objects.get(pk=Decision.objects.get(signal=close).operations[0])
+    assert operation.after_id == Trade.objects.get().open_operation_id
+    run_queued()
+    wait_until(lambda: Operation.objects.get(pk=operation.pk).state == "done")
+
+    assert Operation.objects.get(kind="open_trade").state == "done"
+    assert positions(demo) == []
+    assert Trade.objects.get().state == "closed"
+
+
+def test_an_edit_never_opens_what_its_first_version_did_not(source, demo):
+    route(source, demo)
+    held = post(source, "BUY SELL BTCUSD now\nSL 63500\nTP1 65400", message_id="811")
+    assert Decision.objects.get(signal=held).outcome == "held"
+
+    edit = post(source, buy_signal(Decimal("65000")), message_id="811", version=2)
+
+    decision = Decision.objects.get(signal=edit)
+    assert (decision.outcome, decision.code) == ("skipped", "NO_OPEN_TRADE")
+    assert not Operation.objects.exists()
+
+
+def test_an_edit_of_a_closed_trade_does_not_open_another(source, demo, run_queued):
+    route(source, demo)
+    post(source, buy_signal(mid(demo)), message_id="821")
+    post(source, "close all", reply_to="821")
+    run_queued()
+    wait_until(lambda: not Operation.objects.exclude(state__in=Operation.TERMINAL).exists())
+
+    edit = post(source, buy_signal(mid(demo)) + "\nTP1 hit ✅", message_id="821", version=2)
+
+    assert Decision.objects.get(signal=edit).outcome == "skipped"
+    assert Trade.objects.count() == 1
+
+
+def test_details_that_leave_the_alert_incomplete_keep_it_waiting_for_the_rest(source, demo, run_queued):
+    route(source, demo)
+    alert = post(source, "BTCUSD buy now", message_id="831")
+
+    partial = post(source, "SL 63500", reply_to="831")
+
+    assert Decision.objects.get(signal=partial).outcome == "waiting"
+    assert Decision.objects.get(signal=alert).outcome == "waiting"
+    rest = post(source, "SL 63500\nTP1 65400", reply_to="831")
+    run_queued()
+    assert Decision.objects.get(signal=rest).outcome == "opened"
+    assert Decision.objects.get(signal=alert).outcome == "opened"
+    assert Trade.objects.count() == 1
+
+
+def test_a_pending_alert_without_its_price_waits_instead_of_failing(source, demo):
+    route(source, demo, mode=Route.EXECUTE_ON_ALERT, default_sl_pips=Decimal("1000"))
+
+    signal = post(source, "BUY LIMIT BTCUSD")
+
+    decision = Decision.objects.get(signal=signal)
+    assert (decision.outcome, decision.code) == ("waiting", "SIGNAL_INCOMPLETE")
+    assert not Operation.objects.exists()
+
+
+def test_a_deleted_alert_is_dropped_and_its_details_open_nothing(source, demo):
+    route(source, demo)
+    alert = post(source, "BTCUSD buy now", message_id="841")
+    intake.receive(source=source, event=MessageDeleted(message_id="841", deleted_at=timezone.now()))
+
+    assert Decision.objects.get(signal=alert).outcome == "skipped"
+    details = post(source, "SL 63500\nTP1 65400", reply_to="841")
+    assert Decision.objects.get(signal=details).code == "NO_OPEN_TRADE"
+    assert not Operation.objects.exists()
+
+
+def test_duplicates_are_found_on_a_route_reading_its_own_symbol_names(source, demo):
+    route(source, demo, aliases={"BTX": "BTCUSD"})
+    text = "BUY BTX @ 65000\nSL 63500\nTP 65500"
+
+    post(source, text)
+    repeated = post(source, text)
+
+    assert Trade.objects.get().instrument == "BTCUSD"
+    assert Decision.objects.get(signal=repeated).code == "DUPLICATE_SIGNAL"
+
+
+def test_a_change_read_with_low_confidence_is_held(source, demo, run_queued):
+    route(source, demo, confidence_threshold=Decimal("0.95"))
+    post(source, buy_signal(mid(demo)), message_id="851")
+    run_queued()
+
+    change = post(source, "close partial", reply_to="851")  # how much is unstated: 0.90
+
+    decision = Decision.objects.get(signal=change)
+    assert (decision.outcome, decision.code) == ("held", "LOW_CONFIDENCE")
+    assert decision.operations == []

@@ -475,3 +475,16 @@ def test_the_reading_summary():
         "Nothing to trade"
     )
     assert selectors.reading_summary(None) == ""
+
+
+def test_a_recorded_channel_routes_to_demo_accounts_only(organization, account):
+    source, _ = services.source_create(organization=organization, name="Replay", kind="recorded")
+    live = connected_simulated_account(organization, name="Live", login="7001", type="live")
+    prop = connected_simulated_account(organization, name="Prop", login="7002", type="prop")
+
+    for real_money in (live, prop):
+        with pytest.raises(ServiceError, match="Demo accounts only") as refused:
+            services.route_create(organization=organization, source=source, account=real_money)
+        assert refused.value.field == "account"
+    assert Route.objects.count() == 0
+    assert services.route_create(organization=organization, source=source, account=account).pk

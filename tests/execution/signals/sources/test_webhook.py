@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from core.errors import ServiceError
 from execution.signals.models import Signal, SignalSource
 from execution.signals.sources import webhook
 from execution.signals.sources.base import MessagePosted
@@ -179,7 +180,34 @@ def test_the_url_token_is_accepted_without_a_signature(client, source, token, re
 
     assert response.status_code == 202
     [event] = received
-    assert event.message_id == hashlib.sha256(OPEN.encode()).hexdigest()  # a resend is the same message
+    assert event.message_id.startswith(hashlib.sha256(OPEN.encode()).hexdigest()[:40])
+
+
+def test_without_an_id_the_same_body_is_one_message_within_a_minute_and_a_new_one_after():
+    minute = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+
+    def message_id(at):
+        return webhook.read_event(
+            body=OPEN.encode(), content_type="text/plain", headers={}, now=at
+        ).message_id
+
+    assert message_id(minute) == message_id(minute + timedelta(seconds=59))  # a retry
+    assert message_id(minute) != message_id(minute + timedelta(seconds=60))  # the next alert
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"text": "BUY XAUUSD\\u0000"}', "text"),
+        (b'{"text": "BUY XAUUSD \\ud800"}', "text"),
+        (b'{"text": "BUY XAUUSD", "id": "a\\u0000b"}', "id"),
+        (b"[" * 5000 + b"]" * 5000, "non_field_errors"),
+    ],
+)
+def test_text_the_database_cannot_keep_and_too_deep_json_are_field_errors(body, field):
+    with pytest.raises(ServiceError) as refused:
+        webhook.read_event(body=body, content_type="application/json", headers={}, now=datetime.now(UTC))
+    assert (refused.value.field or "non_field_errors") == field
 
 
 def test_a_wrong_url_token_is_refused(client, source, token, received):

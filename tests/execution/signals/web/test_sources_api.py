@@ -5,7 +5,7 @@ source (409 for any other kind); another organization's sources are 404 and stay
 import pytest
 
 from clients.services import client_create
-from execution.signals.models import Signal, SignalSource
+from execution.signals.models import Decision, Signal, SignalSource
 from tests.execution.signals import factories
 from tests.factories import (
     UserFactory,
@@ -171,6 +171,19 @@ def test_a_message_posted_into_a_manual_source_is_received_and_routed(admin_api,
     assert decision["route"] == route.pk and decision["account"] == account.pk
     assert decision["trace"] and {"stage", "result", "code", "message"} <= set(decision["trace"][0])
     assert [operation["id"] for operation in decision["operations"]] == decision_operation_ids(signal)
+
+
+def test_a_retried_post_with_its_id_is_one_message_and_one_trade(admin_api, organization):
+    source = factories.source(organization)
+    factories.route(source, connected_simulated_account(organization))
+    body = {"id": "client-42", "text": "close half"}
+
+    first = admin_api.post(url(organization, source.pk, "messages"), body, format="json")
+    again = admin_api.post(url(organization, source.pk, "messages"), body, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 204)
+    assert Signal.objects.get().message_id == "client-42"
+    assert Decision.objects.count() == 1
 
 
 def decision_operation_ids(signal) -> list[int]:
