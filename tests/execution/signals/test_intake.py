@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from execution.accounts.models import RiskSettings
+from execution.accounts.services import account_remove
 from execution.broker.gateways.simulated.pricefeed import DeterministicFeed, ScriptedPriceSource
 from execution.broker.registry import gateway_for
 from execution.broker.simulator import engine as simulated_engine
@@ -462,3 +463,15 @@ def test_a_change_read_with_low_confidence_is_held(source, demo, run_queued):
     decision = Decision.objects.get(signal=change)
     assert (decision.outcome, decision.code) == ("held", "LOW_CONFIDENCE")
     assert decision.operations == []
+
+
+def test_an_account_with_signal_trades_can_be_removed(source, demo, run_queued):
+    route(source, demo)
+    post(source, buy_signal(mid(demo)))
+    run_queued()
+    assert Trade.objects.exists()
+
+    account_remove(account=demo)
+
+    assert not Trade.objects.exists() and not Route.objects.exists()
+    assert Signal.objects.count() == 1  # the source's messages stay
