@@ -455,7 +455,7 @@ def test_a_decisions_operations_are_read_in_one_query_and_only_the_organizations
     decision = factories.decision_row(
         factories.signal_row(manual),
         factories.route(manual, account),
-        operations=[theirs.pk, ours.pk, "junk"],
+        operations=[theirs.pk, ours.pk],  # another organization's id is never read
     )
 
     with django_assert_num_queries(1):
