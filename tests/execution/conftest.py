@@ -71,3 +71,15 @@ def _fresh_safety(settings):
     safety.cache_clear()
     yield
     safety.cache_clear()
+
+
+@pytest.fixture
+def market(settings):
+    """The simulated broker's prices pinned: BTCUSD at 65000 (mid) until a test moves it
+    (``market.set("BTCUSD", 65100.0, at=<unix second>)``); other instruments follow the usual feed."""
+    from execution.broker.gateways.simulated.pricefeed import DeterministicFeed, ScriptedPriceSource
+
+    feed = ScriptedPriceSource(fallback=DeterministicFeed(settings.TTMT_SIMULATOR_SEED))
+    feed.set("BTCUSD", 65000.0)
+    simulated_engine().feed = feed
+    return feed

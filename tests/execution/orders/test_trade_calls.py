@@ -9,24 +9,14 @@ from asgiref.sync import async_to_sync
 
 from execution import checks
 from execution.broker.gateways.base import GatewayError
-from execution.broker.gateways.simulated.pricefeed import DeterministicFeed, ScriptedPriceSource
 from execution.broker.registry import gateway_for
-from execution.broker.simulator import engine as simulated_engine
 from execution.orders import trade_calls
 from execution.orders.kinds import BrokerCall
 from execution.orders.sizing import Rejected
 from tests.factories import connected_simulated_account
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("market")]
 TAG = "ttmt-00000000000000aa"
-
-
-@pytest.fixture(autouse=True)
-def market(settings):
-    feed = ScriptedPriceSource(fallback=DeterministicFeed(settings.TTMT_SIMULATOR_SEED))
-    feed.set("BTCUSD", 65000.0)
-    simulated_engine().feed = feed
-    return feed
 
 
 @pytest.fixture

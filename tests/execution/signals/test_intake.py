@@ -15,16 +15,14 @@ from django.utils import timezone
 
 from execution.accounts.models import RiskSettings
 from execution.accounts.services import account_remove
-from execution.broker.gateways.simulated.pricefeed import DeterministicFeed, ScriptedPriceSource
 from execution.broker.registry import gateway_for
-from execution.broker.simulator import engine as simulated_engine
 from execution.orders.models import Operation
 from execution.signals import intake
 from execution.signals.models import Decision, Route, Signal, SignalSource, Trade
 from execution.signals.sources.base import MessageDeleted, MessagePosted
 from tests.factories import connected_simulated_account
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("market")]
 _ids = count(1)
 
 
@@ -47,15 +45,6 @@ def pending(account):
 def mid(account, symbol="BTCUSD"):
     quote = broker(account, lambda g: g.price(symbol))
     return ((quote.bid + quote.ask) / 2).quantize(Decimal("1"))
-
-
-@pytest.fixture(autouse=True)
-def market(settings):
-    """BTCUSD pinned at 65000 (mid), until a test moves it."""
-    feed = ScriptedPriceSource(fallback=DeterministicFeed(settings.TTMT_SIMULATOR_SEED))
-    feed.set("BTCUSD", 65000.0)
-    simulated_engine().feed = feed
-    return feed
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ from asgiref.sync import async_to_sync
 from django.utils import timezone
 
 from execution.accounts.models import RiskSettings
-from execution.broker.gateways.simulated.pricefeed import DeterministicFeed, ScriptedPriceSource
 from execution.broker.registry import gateway_for
-from execution.broker.simulator import engine as simulated_engine
 from execution.signals.models import Decision, Route, Signal, SignalSource
 from execution.signals.sources import recorded
 from tests.factories import connected_simulated_account
@@ -29,14 +27,6 @@ LINES = [
     {"at": 4, "id": "b1", "reply_to": "o1", "text": "TP1 hit ✅ move SL to breakeven"},
     {"at": 5, "id": "p1", "delete": True},
 ]
-
-
-@pytest.fixture
-def market(settings):
-    feed = ScriptedPriceSource(fallback=DeterministicFeed(settings.TTMT_SIMULATOR_SEED))
-    feed.set("BTCUSD", 65000.0)
-    simulated_engine().feed = feed
-    return feed
 
 
 @pytest.fixture

@@ -15,19 +15,9 @@ from execution.signals.models import Decision, Route, Signal, SignalSource
 from execution.signals.sources.base import MessagePosted
 from execution.signals.sources.webhook import WebhookRefused, authenticate
 from tests.execution.signals import factories
-from tests.factories import UserFactory, connected_simulated_account, organization_with_admin
+from tests.factories import connected_simulated_account
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def account(organization):
-    return connected_simulated_account(organization)
-
-
-@pytest.fixture
-def other_org(db):
-    return organization_with_admin(UserFactory(), "Elsewhere")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.urls import reverse
 from execution.orders.accept import order_place
 from execution.signals.models import Route, Signal, SignalSource
 from tests.execution.signals import factories
-from tests.factories import UserFactory, add_member, connected_simulated_account, organization_with_admin
+from tests.factories import add_member, connected_simulated_account
 
 pytestmark = pytest.mark.django_db
 
@@ -41,18 +41,8 @@ def admin_client(client, admin_user):
 
 
 @pytest.fixture
-def account(organization):
-    return connected_simulated_account(organization)
-
-
-@pytest.fixture
 def manual(organization):
     return factories.source(organization)
-
-
-@pytest.fixture
-def other_org(db):
-    return organization_with_admin(UserFactory(), "Elsewhere")
 
 
 def _login(client, organization, **membership):

@@ -13,11 +13,9 @@ from execution.signals import intake
 from execution.signals.models import Route
 from tests.execution.signals import factories
 from tests.factories import (
-    UserFactory,
     add_member,
     basic_auth,
     connected_simulated_account,
-    organization_with_admin,
 )
 
 pytestmark = pytest.mark.django_db
@@ -27,27 +25,6 @@ OPEN = "GOLD BUY LIMIT 2275\nSL 2268\nTP 2285"
 
 def url(organization, *parts) -> str:
     return f"/api/v1/orgs/{organization.slug}/signal-routes/" + "".join(f"{part}/" for part in parts)
-
-
-@pytest.fixture
-def admin_api(api, admin_user):
-    api.force_authenticate(admin_user)
-    return api
-
-
-@pytest.fixture
-def account(organization):
-    return connected_simulated_account(organization)
-
-
-@pytest.fixture
-def source(organization):
-    return factories.source(organization)
-
-
-@pytest.fixture
-def other_org(db):
-    return organization_with_admin(UserFactory(), "Elsewhere")
 
 
 def test_a_route_is_created_with_its_settings(admin_api, organization, source, account):

@@ -9,11 +9,9 @@ from execution.orders.accept import order_place
 from execution.signals.models import Decision, Trade
 from tests.execution.signals import factories
 from tests.factories import (
-    UserFactory,
     add_member,
     basic_auth,
     connected_simulated_account,
-    organization_with_admin,
 )
 
 pytestmark = pytest.mark.django_db
@@ -30,23 +28,8 @@ def viewer_api(api, organization):
 
 
 @pytest.fixture
-def account(organization):
-    return connected_simulated_account(organization)
-
-
-@pytest.fixture
-def source(organization):
-    return factories.source(organization)
-
-
-@pytest.fixture
 def route(source, account):
     return factories.route(source, account)
-
-
-@pytest.fixture
-def other_org(db):
-    return organization_with_admin(UserFactory(), "Elsewhere")
 
 
 def test_a_signal_with_its_decisions_trace_and_operation_states(

@@ -8,11 +8,9 @@ from clients.services import client_create
 from execution.signals.models import Decision, Signal, SignalSource
 from tests.execution.signals import factories
 from tests.factories import (
-    UserFactory,
     add_member,
     basic_auth,
     connected_simulated_account,
-    organization_with_admin,
 )
 
 pytestmark = pytest.mark.django_db
@@ -22,17 +20,6 @@ OPEN = "GOLD BUY LIMIT 2275\nSL 2268\nTP 2285"
 
 def url(organization, *parts) -> str:
     return f"/api/v1/orgs/{organization.slug}/signal-sources/" + "".join(f"{part}/" for part in parts)
-
-
-@pytest.fixture
-def admin_api(api, admin_user):
-    api.force_authenticate(admin_user)
-    return api
-
-
-@pytest.fixture
-def other_org(db):
-    return organization_with_admin(UserFactory(), "Elsewhere")
 
 
 def _secrets_absent(response, secrets):
