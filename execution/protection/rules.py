@@ -25,14 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-MAX_TRIGGER = 6  # breakeven at TP1 .. TP6 (0: never)
-MAX_BUFFER_PIPS = Decimal(50)
+from execution.broker.gateways.base import Side
 
 
 def _sign(side: str) -> int:
-    if side not in ("buy", "sell"):
-        raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
-    return 1 if side == "buy" else -1
+    """+1 for a buy, -1 for a sell (ValueError for anything else)."""
+    return Side(side).sign
 
 
 def _closing_price(side: str, bid: Decimal, ask: Decimal) -> Decimal:
@@ -57,22 +55,6 @@ class Trailing:
     def __post_init__(self) -> None:
         if self.activation < 0 or self.distance <= 0 or self.step < 0:
             raise ValueError("a trailing stop needs activation >= 0, distance > 0 and step >= 0")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What protection does for a trade: breakeven once the price reaches TP ``breakeven_at``
-    (0: never), at the entry plus ``buffer`` on the profit side; a trailing stop if set."""
-
-    breakeven_at: int = 1
-    buffer: Decimal = Decimal(0)
-    trailing: Trailing | None = None
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.breakeven_at <= MAX_TRIGGER:
-            raise ValueError(f"breakeven_at must be 0 (never) to {MAX_TRIGGER}")
-        if self.buffer < 0:
-            raise ValueError("the breakeven buffer cannot be negative")
 
 
 def reached_level(*, side: str, tps: Sequence[Decimal], bid: Decimal, ask: Decimal) -> int:
@@ -166,7 +148,7 @@ def trail_sl(
     if current_sl is None:
         return candidate
     gain = (candidate - current_sl) * sign
-    if gain <= 0 or gain < trailing.step:
+    if gain <= 0 or gain < trailing.step:  # never loosens; tightens by a step at least
         return None
     return candidate
 

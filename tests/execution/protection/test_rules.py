@@ -6,7 +6,6 @@ import pytest
 
 from execution.protection.rules import (
     MoveKind,
-    Settings,
     Trailing,
     breakeven_sl,
     reached_level,
@@ -156,11 +155,8 @@ def test_redistribution_rule_table(tp_count, filled, expected):
     assert redistribute(tp_count=tp_count, filled=filled) == expected
 
 
-def test_settings_are_checked():
-    assert Settings().breakeven_at == 1
-    with pytest.raises(ValueError):
-        Settings(breakeven_at=7)
-    with pytest.raises(ValueError):
-        Settings(buffer=D("-1"))
+def test_a_trailing_stop_needs_a_distance_and_a_side_must_be_buy_or_sell():
     with pytest.raises(ValueError):
         Trailing(activation=D(0), distance=D(0), step=D(0))
+    with pytest.raises(ValueError):
+        reached_level(side="long", tps=TPS_BUY, bid=D(1), ask=D(1))
