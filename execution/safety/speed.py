@@ -158,10 +158,13 @@ class SpeedControl:
         return self._run(account_id, lambda doc, now: len(doc.running))
 
     def _run(self, account_id: str, step: Callable[[_Doc, float], R]) -> R:
-        now = self._clock.now()
         ttl = self._config.ticket_ttl
 
         def update(raw: Doc | None) -> tuple[Doc, R]:
+            # The clock is read after the document, on every (re)try of the transaction: a start
+            # decided with a time read before another process's start committed would record a
+            # ``last_start`` earlier than that start, and let the next one in less than the gap after it.
+            now = self._clock.now()
             doc = _Doc(**raw) if raw else _Doc()
             queue = doc.queue.items()
             doc.queue = {op: (int(p), int(n), seen) for op, (p, n, seen) in queue if now - seen <= ttl}

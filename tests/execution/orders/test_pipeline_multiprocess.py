@@ -99,12 +99,12 @@ def test_a_burst_across_worker_processes_keeps_at_most_5_in_flight_and_200_ms_be
     in_flight = max_overlap([(a.started_at, a.finished_at) for a in attempts])
     assert in_flight <= MAX_IN_FLIGHT
     assert in_flight == MAX_IN_FLIGHT  # the limit was reached (so it was what held the others back)
-    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in zip(attempts, attempts[1:])]
-    assert min(gaps) >= MIN_GAP - ATTEMPT_GAP_TOLERANCE, gaps
-    slots = cluster.slot_starts()
+    slots = cluster.slot_starts()  # first the slots as speed control decided them, exactly
     assert sorted(op_id for op_id, _ in slots) == sorted(op.pk for op in operations)  # one slot each
     slot_gaps = [b - a for (_, a), (_, b) in zip(slots, slots[1:])]
     assert min(slot_gaps) >= MIN_GAP - SLOT_GAP_EPSILON, slot_gaps
+    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in zip(attempts, attempts[1:])]
+    assert min(gaps) >= MIN_GAP - ATTEMPT_GAP_TOLERANCE, (gaps, slot_gaps)
     # one home: whichever process received an operation's message, the account's home ran it
     assert len({op.held_by for op in operations}) == 1, [op.held_by for op in operations]
     assert EngineWorker.objects.filter(pk=operations[0].held_by).exists()
