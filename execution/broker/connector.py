@@ -3,13 +3,14 @@
 A connector builds an account's gateway (the one interface the rest of the product trades
 through), sets an account's connection up, says whether it is set up, reads a cheap book for the
 dashboard's snapshot where the venue allows it, drives the account's event stream, and offers
-fault injection where the venue has it. Outside ``execution.broker`` nothing asks which venue an
-account is on: it asks the connector (``execution.broker.registry.connector_for``).
-"""
+fault injection and scripted market prices where the venue has them. Outside ``execution.broker``
+nothing asks which venue an account is on: it asks the connector
+(``execution.broker.registry.connector_for``)."""
 
 import abc
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -54,10 +55,37 @@ class FaultInjection(abc.ABC):
         """Replace the fault settings (fields not given: defaults); raises ServiceError."""
 
 
+class MarketScripting(abc.ABC):
+    """Prices scripted on purpose for every account of a trade platform: per instrument, a path of
+    (time, mid) points, or a move to a price over some seconds from now."""
+
+    @abc.abstractmethod
+    def get(self, *, platform: TradePlatform) -> Mapping[str, Any]:
+        """The platform's scripted paths, by instrument."""
+
+    @abc.abstractmethod
+    def set(
+        self,
+        *,
+        platform: TradePlatform,
+        instrument: str,
+        points: Sequence[tuple[datetime | int, Decimal | float]] | None = None,
+        move_to: Decimal | float | None = None,
+        over_seconds: int | None = None,
+    ) -> Any:
+        """Replace the instrument's path: ``points`` (time, mid), or ``move_to`` over ``over_seconds``
+        from now; raises ServiceError."""
+
+    @abc.abstractmethod
+    def clear(self, *, platform: TradePlatform, instrument: str | None = None) -> None:
+        """Back to the usual prices for the instrument (None: every instrument)."""
+
+
 class Connector(abc.ABC):
     api: ClassVar[str]  # the TradePlatform.api value it serves
     name: ClassVar[str]  # how a person calls the venue, in messages
     faults: FaultInjection | None = None  # None: faults cannot be injected on this venue
+    market: MarketScripting | None = None  # None: prices cannot be scripted on this venue
 
     @abc.abstractmethod
     def gateway(self, account: TradingAccount) -> BrokerGateway:

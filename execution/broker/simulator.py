@@ -2,15 +2,18 @@
 
 Its state lives in the database, shared by every process through :class:`DatabaseStateStore`
 (row lock per key), with one engine per process; prices need no sharing (the feed is a function
-of seed, symbol and second). Setting an account up opens it at the simulated broker; faults can
-be injected per account or per trade platform; the streaming process pumps the simulator.
+of seed, symbol and second) but for the market paths scripted per trade platform, which live in
+the database too. Setting an account up opens it at the simulated broker; faults can be injected
+per account or per trade platform; the streaming process pumps the simulator.
 """
 
 import asyncio
 import contextlib
 import dataclasses
+import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 
@@ -20,11 +23,13 @@ from django.db import transaction
 from core.blocking import run_blocking
 from core.errors import ServiceError
 from execution.accounts.models import TradingAccount
-from execution.broker.connector import Connector, FaultInjection, StreamDriver
+from execution.broker.connector import Connector, FaultInjection, MarketScripting, StreamDriver
 from execution.broker.gateways.base import BrokerGateway, PendingOrder, Position
 from execution.broker.gateways.simulated import (
     CATALOGS,
+    INSTRUMENTS,
     FaultSettings,
+    PricePath,
     SimStateStore,
     SimulatedEngine,
     SimulatedGateway,
@@ -73,7 +78,7 @@ def account_key(account_id: int) -> str:
 
 
 def simulated_fault_group(platform: TradePlatform) -> str:
-    """Platform-wide simulated faults are set per trade platform."""
+    """Platform-wide simulated faults and market paths are set per trade platform."""
     return f"tp{platform.pk}"
 
 
@@ -143,6 +148,61 @@ class SimulatedFaults(FaultInjection):
         return faults
 
 
+def _unix_second(moment: datetime | int) -> int:
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ValueError(f"give the time of a point with its time zone: {moment.isoformat()}")
+        return math.floor(moment.timestamp())
+    return moment
+
+
+class SimulatedMarket(MarketScripting):
+    """Market paths per trade platform: every account of the platform trades at the path's prices."""
+
+    def get(self, *, platform: TradePlatform) -> dict[str, PricePath]:
+        return engine().paths(simulated_fault_group(platform))
+
+    def set(
+        self,
+        *,
+        platform: TradePlatform,
+        instrument: str,
+        points: Sequence[tuple[datetime | int, Decimal | float]] | None = None,
+        move_to: Decimal | float | None = None,
+        over_seconds: int | None = None,
+    ) -> PricePath:
+        if instrument not in INSTRUMENTS:
+            raise ServiceError(
+                f"Unknown instrument {instrument!r}: one of {', '.join(sorted(INSTRUMENTS))}.",
+                field="instrument",
+            )
+        if (points is None) == (move_to is None):
+            raise ServiceError("Give either points or move_to (with over_seconds).")
+        if move_to is not None and over_seconds is None:
+            raise ServiceError("Give over_seconds with move_to (0: at once).", field="over_seconds")
+        simulator, group = engine(), simulated_fault_group(platform)
+        try:
+            if points is not None:
+                path = PricePath.of((_unix_second(at), price) for at, price in points)
+            else:
+                path = PricePath.move(
+                    start=math.floor(simulator.clock().timestamp()),
+                    from_price=simulator.market_mid(group, instrument),
+                    to_price=float(move_to),
+                    over_seconds=over_seconds,
+                )
+        except ValueError as error:
+            message = str(error)
+            raise ServiceError(
+                f"{message[:1].upper()}{message[1:]}.", field="points" if points is not None else "move_to"
+            ) from None
+        simulator.set_path(group, instrument, path)
+        return path
+
+    def clear(self, *, platform: TradePlatform, instrument: str | None = None) -> None:
+        engine().clear_path(simulated_fault_group(platform), instrument)
+
+
 class _SimulatorDriver(StreamDriver):
     """The simulator does not stream by itself: its pump (``SimulatedGateway.run``) steps the
     engine (stop losses, take profits, pending orders) and emits events, figures first. Its book
@@ -166,6 +226,7 @@ class SimulatedConnector(Connector):
     api = TradePlatform.SIMULATED
     name = "simulated broker"
     faults = SimulatedFaults()
+    market = SimulatedMarket()
 
     def gateway(self, account: TradingAccount) -> SimulatedGateway:
         return SimulatedGateway(
@@ -189,9 +250,10 @@ class SimulatedConnector(Connector):
         return stream_book(account_key(account.pk))
 
     def reference_price(self, account: TradingAccount, symbol: str) -> Decimal | None:
-        """The feed's mid on the account's server (market data: no account state, no faults)."""
+        """The mid the account trades at on its server: the feed's, or its platform's market path
+        (market data: no account state, no faults)."""
         try:
-            price = engine().quote(account.server, symbol)
+            price = engine().quote(account.server, symbol, group=simulated_fault_group(account.platform))
         except KeyError:  # not a symbol of that server
             return None
         return (price.bid + price.ask) / 2

@@ -178,6 +178,7 @@ class SymbolSpec:
     trading_allowed: bool
     sessions: tuple[TradingSession, ...]  # weekly trading sessions (UTC)
     stops_level: int = 0  # minimal SL/TP/pending distance from the market, in points
+    freeze_level: int = 0  # within this distance (points) of its SL/TP/price, no change is accepted
     base_currency: str = ""
     profit_currency: str = ""
     margin_currency: str = ""

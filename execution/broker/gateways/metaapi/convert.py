@@ -351,6 +351,7 @@ def symbol_spec(
         raise MalformedData("no profitTickValue in the symbol price")
     digits = dec(spec.get("digits"))
     stops = dec(spec.get("stopsLevel"))
+    freeze = dec(spec.get("freezeLevel"))
     tick_size = dec(spec.get("tickSize")) or dec(spec.get("point"))
     if tick_size is None or digits is None:
         raise MalformedData(f"incomplete symbol specification {sorted(spec)}")
@@ -367,6 +368,7 @@ def symbol_spec(
         trading_allowed=spec.get("tradeMode") not in NO_TRADING_MODES,
         sessions=sessions,
         stops_level=int(stops) if stops is not None else 0,
+        freeze_level=int(freeze) if freeze is not None else 0,
         base_currency=str(spec.get("baseCurrency") or ""),
         profit_currency=str(spec.get("profitCurrency") or ""),
         margin_currency=str(spec.get("marginCurrency") or ""),

@@ -1,4 +1,5 @@
-"""The simulated MetaTrader broker: catalogs, deterministic prices, a trade engine, faults, stores."""
+"""The simulated MetaTrader broker: catalogs, deterministic prices, market paths, a trade engine, faults,
+stores."""
 
 from execution.broker.gateways.simulated.catalog import (
     CATALOGS,
@@ -10,6 +11,7 @@ from execution.broker.gateways.simulated.catalog import (
 from execution.broker.gateways.simulated.clock import Clock, ManualClock, system_clock
 from execution.broker.gateways.simulated.engine import CallOutcome, SimulatedEngine
 from execution.broker.gateways.simulated.gateway import EventStream, SimulatedGateway, run_inline
+from execution.broker.gateways.simulated.paths import PathSource, PricePath
 from execution.broker.gateways.simulated.pricefeed import DeterministicFeed, PriceSource, ScriptedPriceSource
 from execution.broker.gateways.simulated.state import FaultSettings, SimAccountState
 from execution.broker.gateways.simulated.store import (
@@ -33,6 +35,8 @@ __all__ = [
     "Instrument",
     "JsonFileStateStore",
     "ManualClock",
+    "PathSource",
+    "PricePath",
     "PriceSource",
     "ScriptedPriceSource",
     "ServerCatalog",

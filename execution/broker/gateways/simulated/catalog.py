@@ -2,7 +2,7 @@
 
 An *instrument* is the underlying market (one price path shared by every server: XAUUSD on
 'SimBroker-Demo' and GOLD on 'SimMarkets-Live' move together). A *catalog entry* is how one broker server
-lists it: name, digits, contract size, volume limits, spread, stops level, trading sessions.
+lists it: name, digits, contract size, volume limits, spread, stops and freeze levels, trading sessions.
 All sessions are in UTC.
 """
 
@@ -131,6 +131,7 @@ class CatalogEntry:
     spread_points: int  # typical spread; the feed varies it between 1x and 1.5x
     sessions: tuple[TradingSession, ...]
     stops_level: int = 0
+    freeze_level: int = 0  # points: no SL/TP/price change this close to the market
     trading_allowed: bool = True
     max_leverage: int | None = None  # caps the account leverage for this symbol (crypto)
 
@@ -161,7 +162,9 @@ class ServerCatalog:
         return None
 
 
-def _fx(name, instrument, spread, *, digits=None, stops=0, vmax="100", allowed=True) -> CatalogEntry:
+def _fx(
+    name, instrument, spread, *, digits=None, stops=0, freeze=0, vmax="100", allowed=True
+) -> CatalogEntry:
     if digits is None:
         digits = 3 if instrument.endswith("JPY") or instrument == "USDTRY" else 5
     return CatalogEntry(
@@ -176,6 +179,7 @@ def _fx(name, instrument, spread, *, digits=None, stops=0, vmax="100", allowed=T
         spread_points=spread,
         sessions=FOREX_SESSIONS,
         stops_level=stops,
+        freeze_level=freeze,
         trading_allowed=allowed,
     )
 
@@ -193,6 +197,7 @@ def _cfd(
     step="0.01",
     tick=None,
     stops=0,
+    freeze=0,
     max_leverage=None,
 ) -> CatalogEntry:
     return CatalogEntry(
@@ -207,6 +212,7 @@ def _cfd(
         spread_points=spread,
         sessions=sessions,
         stops_level=stops,
+        freeze_level=freeze,
         max_leverage=max_leverage,
     )
 
@@ -267,17 +273,18 @@ SIMMARKETS_LIVE = _catalog(
     ],
 )  # fmt: skip
 
-#: 'pro' suffix on FX/metals/crypto, '.cash' on index and energy CFDs, 1-pip stops level on FX.
+#: 'pro' suffix on FX/metals/crypto, '.cash' on index and energy CFDs, 1-pip stops level and
+#: half-pip freeze level on FX.
 SIMTRADE_PRO = _catalog(
     "SimTrade-Pro",
     [
-        _fx("EURUSDpro", "EURUSD", 8, stops=10, vmax="50"),
-        _fx("GBPUSDpro", "GBPUSD", 10, stops=10, vmax="50"),
-        _fx("USDJPYpro", "USDJPY", 10, stops=10, vmax="50"),
-        _fx("AUDUSDpro", "AUDUSD", 10, stops=10, vmax="50"),
-        _fx("USDCHFpro", "USDCHF", 12, stops=10, vmax="50"),
-        _fx("USDCADpro", "USDCAD", 12, stops=10, vmax="50"),
-        _fx("EURGBPpro", "EURGBP", 12, stops=10, vmax="50"),
+        _fx("EURUSDpro", "EURUSD", 8, stops=10, freeze=5, vmax="50"),
+        _fx("GBPUSDpro", "GBPUSD", 10, stops=10, freeze=5, vmax="50"),
+        _fx("USDJPYpro", "USDJPY", 10, stops=10, freeze=5, vmax="50"),
+        _fx("AUDUSDpro", "AUDUSD", 10, stops=10, freeze=5, vmax="50"),
+        _fx("USDCHFpro", "USDCHF", 12, stops=10, freeze=5, vmax="50"),
+        _fx("USDCADpro", "USDCAD", 12, stops=10, freeze=5, vmax="50"),
+        _fx("EURGBPpro", "EURGBP", 12, stops=10, freeze=5, vmax="50"),
         _cfd("XAUUSDpro", "XAUUSD", digits=2, contract=100, spread=20, sessions=METAL_SESSIONS, stops=20),
         _cfd("XAGUSDpro", "XAGUSD", digits=3, contract=5000, spread=25, sessions=METAL_SESSIONS, stops=20),
         _cfd("US30.cash", "US30", digits=2, contract=1, spread=200, sessions=US_FUTURES_SESSIONS, vmin="0.01",

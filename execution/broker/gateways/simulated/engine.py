@@ -6,11 +6,15 @@ save``. ``evaluate`` replays the deterministic price path second by second from 
 orders, SL/TP and stop-out. The engine never reads the wall clock itself (``clock`` is injected) and keeps
 no account state in memory, so several processes can serve the same accounts through a shared store.
 
+An account is priced by the feed or, where its group (one trade platform) has a scripted market path for
+the instrument, by that path (``paths.py``): paths live in the store, each engine re-reads them at most
+once per ``market_refresh`` of its clock. ``quote`` without a group is the feed's.
+
 Conventions of the simulated server: hedging accounts (each fill opens its own position; the position id is
 the id of the order that opened it), UTC trading sessions, quotes frozen at the last open second while a
 market is closed, limit orders fill at their price or better, stop orders and SL/TP at the market price of
 the trigger second (gaps slip), margin from the open price (forex: in the base currency without the price),
-profit converted to the account currency through the feed's USD pairs, stop-out at 50 % margin level.
+profit converted to the account currency through the USD pairs, stop-out at 50 % margin level.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from execution.broker.gateways.simulated.catalog import (
     ServerCatalog,
 )
 from execution.broker.gateways.simulated.clock import Clock, ensure_utc, system_clock
+from execution.broker.gateways.simulated.paths import PathSource, PricePath
 from execution.broker.gateways.simulated.pricefeed import DeterministicFeed, PriceSource
 from execution.broker.gateways.simulated.state import (
     FaultSettings,
@@ -189,6 +194,7 @@ class SimulatedEngine:
         event_log_limit: int = 500,
         stop_out_level: Decimal = Decimal(50),
         history_window: timedelta = timedelta(days=7),
+        market_refresh: timedelta = timedelta(seconds=1),
     ) -> None:
         self.store = store if store is not None else InMemoryStateStore()
         self.feed = feed if feed is not None else DeterministicFeed(seed)
@@ -199,6 +205,8 @@ class SimulatedEngine:
         self.event_log_limit = event_log_limit
         self.stop_out_level = stop_out_level
         self.history_window = history_window
+        self.market_refresh = market_refresh
+        self._markets: dict[str, tuple[datetime, dict[str, PricePath]]] = {}  # group -> (read at, paths)
 
     # ==============================================================================================
     # Accounts and faults
@@ -303,11 +311,12 @@ class SimulatedEngine:
     def catalog(self, server: str) -> ServerCatalog:
         return self.catalogs[server]
 
-    def quote(self, server: str, symbol: str, at: datetime | None = None) -> Price:
+    def quote(self, server: str, symbol: str, at: datetime | None = None, *, group: str = "") -> Price:
+        """The quote of ``symbol`` on ``server``: the feed's, or under ``group``'s market paths."""
         entry = self.catalog(server).get(symbol)
         if entry is None:
             raise KeyError(symbol)
-        return self._price(entry, self._second(at or self.clock()))
+        return self._price(entry, self._second(at or self.clock()), group)
 
     def is_market_open(self, server: str, symbol: str, at: datetime | None = None) -> bool:
         entry = self.catalog(server).entries[symbol]
@@ -317,27 +326,82 @@ class SimulatedEngine:
     def _second(moment: datetime) -> int:
         return math.floor(ensure_utc(moment).timestamp())
 
-    def _bid_ask(self, entry: CatalogEntry, second: int) -> tuple[Decimal, Decimal]:
-        bid, ask, _ = _quote(self.feed, entry, second)
+    def _bid_ask(self, state: SimAccountState, entry: CatalogEntry, second: int) -> tuple[Decimal, Decimal]:
+        bid, ask, _ = _quote(self._source(state.group, entry.instrument), entry, second)
         return bid, ask
 
-    def _price(self, entry: CatalogEntry, second: int) -> Price:
-        bid, ask, quoted = _quote(self.feed, entry, second)
+    def _price(self, entry: CatalogEntry, second: int, group: str) -> Price:
+        bid, ask, quoted = _quote(self._source(group, entry.instrument), entry, second)
         return Price(entry.name, bid, ask, datetime.fromtimestamp(quoted, UTC))
 
-    def _usd_value(self, currency: str, second: int) -> Decimal:
+    def _usd_value(self, currency: str, second: int, group: str) -> Decimal:
         if currency == "USD":
             return Decimal(1)
         instrument, is_base = USD_PAIRS[currency]
         sessions = _RATE_SESSIONS[INSTRUMENTS[instrument].asset_class]
-        mid = Decimal(repr(self.feed.mid(instrument, last_open_second(sessions, second))))
+        source = self._source(group, instrument)
+        mid = Decimal(repr(source.mid(instrument, last_open_second(sessions, second))))
         return mid if is_base else 1 / mid
 
-    def rate(self, from_currency: str, to_currency: str, second: int) -> Decimal:
-        """How much ``to_currency`` one unit of ``from_currency`` is worth at ``second`` (mid prices)."""
+    def rate(self, from_currency: str, to_currency: str, second: int, group: str = "") -> Decimal:
+        """How much ``to_currency`` one unit of ``from_currency`` is worth at ``second`` (mid prices,
+        under ``group``'s market paths)."""
         if from_currency == to_currency:
             return Decimal(1)
-        return self._usd_value(from_currency, second) / self._usd_value(to_currency, second)
+        return self._usd_value(from_currency, second, group) / self._usd_value(to_currency, second, group)
+
+    # ==============================================================================================
+    # Market paths: prices scripted per group of accounts, shared through the store
+    # ==============================================================================================
+
+    def paths(self, group: str) -> dict[str, PricePath]:
+        """The group's market paths (instrument -> path)."""
+        return dict(self._paths(group))
+
+    def set_path(self, group: str, instrument: str, path: PricePath) -> None:
+        """Price ``instrument`` by ``path`` for the accounts of ``group`` (replacing its path)."""
+        if instrument not in INSTRUMENTS:
+            raise ValueError(f"unknown instrument {instrument!r}; known: {', '.join(sorted(INSTRUMENTS))}")
+        self._change_paths(group, lambda paths: paths.update({instrument: path}))
+
+    def clear_path(self, group: str, instrument: str | None = None) -> None:
+        """Back to the feed for ``instrument`` (None: every instrument) in ``group``."""
+
+        def change(paths: dict[str, PricePath]) -> None:
+            if instrument is None:
+                paths.clear()
+            else:
+                paths.pop(instrument, None)
+
+        self._change_paths(group, change)
+
+    def market_mid(self, group: str, instrument: str, at: datetime | None = None) -> float:
+        """The mid of ``instrument`` (an instrument, not a broker symbol) for ``group`` at ``at`` (now)."""
+        return self._source(group, instrument).mid(instrument, self._second(at or self.clock()))
+
+    def _change_paths(self, group: str, change: Callable[[dict[str, PricePath]], Any]) -> None:
+        if not group:
+            raise ValueError("market paths are set per group of accounts: name one")
+        with self.store.market_transaction(group):
+            paths = self.store.load_market(group)
+            change(paths)
+            self.store.save_market(group, paths)
+        self._markets[group] = (ensure_utc(self.clock()), paths)
+
+    def _paths(self, group: str) -> dict[str, PricePath]:
+        """Read from the store at most once per ``market_refresh`` of the clock: another process's change
+        shows within that time, this engine's own at once."""
+        now = ensure_utc(self.clock())
+        cached = self._markets.get(group)
+        if cached is None or not cached[0] <= now < cached[0] + self.market_refresh:
+            cached = (now, self.store.load_market(group))
+            self._markets[group] = cached
+        return cached[1]
+
+    def _source(self, group: str, instrument: str) -> PriceSource:
+        """The feed, or the feed under the group's path when it has one for ``instrument``."""
+        paths = self._paths(group) if group else {}
+        return PathSource(self.feed, paths) if instrument in paths else self.feed
 
     # ==============================================================================================
     # The call pipeline
@@ -509,14 +573,14 @@ class SimulatedEngine:
             entry = catalog.entries[order.symbol]
             if not base.is_session_open(entry.sessions, moment):
                 continue
-            bid, ask = self._bid_ask(entry, second)
+            bid, ask = self._bid_ask(state, entry, second)
             if self._triggered(order, bid, ask):
                 self._fill_pending(state, order, entry, second, bid, ask)
         for position in list(state.positions):
             entry = catalog.entries[position.symbol]
             if not base.is_session_open(entry.sessions, moment):
                 continue
-            bid, ask = self._bid_ask(entry, second)
+            bid, ask = self._bid_ask(state, entry, second)
             market = bid if position.side is Side.BUY else ask
             reason = None
             if position.sl is not None and (market - position.sl) * position.side.sign <= 0:
@@ -584,7 +648,7 @@ class SimulatedEngine:
                 return
             worst = min(state.positions, key=lambda p: self._profit(state, p, second))
             entry = catalog.entries[worst.symbol]
-            bid, ask = self._bid_ask(entry, second)
+            bid, ask = self._bid_ask(state, entry, second)
             market = bid if worst.side is Side.BUY else ask
             self._close(state, worst, entry, worst.volume, market, second, CloseReason.STOP_OUT)
 
@@ -597,12 +661,12 @@ class SimulatedEngine:
         close_price: Decimal, second: int,
     ) -> Decimal:  # fmt: skip
         raw = (close_price - open_price) * side.sign * volume * entry.contract_size
-        rate = self.rate(entry.spec_instrument.profit_currency, state.currency, second)
+        rate = self.rate(entry.spec_instrument.profit_currency, state.currency, second, state.group)
         return (raw * rate).quantize(CENT, ROUND_HALF_UP)
 
     def _profit(self, state: SimAccountState, position: SimPosition, second: int) -> Decimal:
         entry = self.catalog(state.server).entries[position.symbol]
-        bid, ask = self._bid_ask(entry, second)
+        bid, ask = self._bid_ask(state, entry, second)
         market = bid if position.side is Side.BUY else ask
         return self._profit_at(
             state, entry, position.side, position.volume, position.open_price, market, second
@@ -621,10 +685,10 @@ class SimulatedEngine:
         instrument = entry.spec_instrument
         if instrument.forex_margin:
             amount = volume * entry.contract_size / leverage
-            rate = self.rate(instrument.base_currency, state.currency, second)
+            rate = self.rate(instrument.base_currency, state.currency, second, state.group)
         else:
             amount = volume * entry.contract_size * price / leverage
-            rate = self.rate(instrument.profit_currency, state.currency, second)
+            rate = self.rate(instrument.profit_currency, state.currency, second, state.group)
         return (amount * rate).quantize(CENT, ROUND_HALF_UP)
 
     def _figures(self, state: SimAccountState, second: int) -> AccountInfo:
@@ -654,7 +718,7 @@ class SimulatedEngine:
 
     def _public_position(self, state: SimAccountState, position: SimPosition, second: int) -> Position:
         entry = self.catalog(state.server).entries[position.symbol]
-        bid, ask = self._bid_ask(entry, second)
+        bid, ask = self._bid_ask(state, entry, second)
         market = bid if position.side is Side.BUY else ask
         return Position(
             id=position.id,
@@ -887,21 +951,40 @@ class SimulatedEngine:
         if price is None:
             raise self.reject(state, codes.MT5_INVALID_PRICE, "a pending order needs a price")
         price = self._check_price_value(state, entry, price, codes.MT5_INVALID_PRICE, "price")
-        distance = entry.point * entry.stops_level
-        match kind:
-            case PendingOrderType.BUY_LIMIT:
-                valid = price < ask and ask - price >= distance
-            case PendingOrderType.SELL_LIMIT:
-                valid = price > bid and price - bid >= distance
-            case PendingOrderType.BUY_STOP:
-                valid = price > ask and price - ask >= distance
-            case _:
-                valid = price < bid and bid - price >= distance
-        if not valid:
+        distance = self._pending_distance(kind, price, bid, ask)
+        if not (distance > 0 and distance >= entry.point * entry.stops_level):
             raise self.reject(
                 state, codes.MT5_INVALID_PRICE, f"{kind.value} at {price} is on the wrong side of {bid}/{ask}"
             )
         return price
+
+    @staticmethod
+    def _pending_distance(kind: PendingOrderType, price: Decimal, bid: Decimal, ask: Decimal) -> Decimal:
+        """How far the market is from triggering a pending order (negative: past its price)."""
+        match kind:
+            case PendingOrderType.BUY_LIMIT:
+                return ask - price
+            case PendingOrderType.SELL_LIMIT:
+                return price - bid
+            case PendingOrderType.BUY_STOP:
+                return price - ask
+            case _:
+                return bid - price
+
+    def _check_not_frozen(
+        self, state: SimAccountState, entry: CatalogEntry, what: str, distances: dict[str, Decimal | None]
+    ) -> None:
+        """Refuse (10029) to change ``what`` while the market is within the symbol's freeze level of one
+        of its current levels (``distances``: level name -> distance of the market from it)."""
+        freeze = entry.point * entry.freeze_level
+        for level, distance in distances.items():
+            if freeze > 0 and distance is not None and distance < freeze:
+                raise self.reject(
+                    state,
+                    codes.MT5_FROZEN,
+                    f"{what} is frozen: the market is {distance} from its {level}, inside the freeze "
+                    f"level of {entry.freeze_level} points",
+                )
 
     def _check_tag(self, state: SimAccountState, tag: Any) -> None:
         if tag is None:
@@ -935,7 +1018,7 @@ class SimulatedEngine:
     def op_symbol_spec(self, state: SimAccountState, now: datetime, symbol: str) -> SymbolSpec:
         entry = self._entry(state, symbol)
         instrument = entry.spec_instrument
-        rate = self.rate(instrument.profit_currency, state.currency, self._second(now))
+        rate = self.rate(instrument.profit_currency, state.currency, self._second(now), state.group)
         return SymbolSpec(
             name=entry.name,
             description=instrument.description,
@@ -949,6 +1032,7 @@ class SimulatedEngine:
             trading_allowed=entry.trading_allowed,
             sessions=entry.sessions,
             stops_level=entry.stops_level,
+            freeze_level=entry.freeze_level,
             base_currency=instrument.base_currency,
             profit_currency=instrument.profit_currency,
             margin_currency=instrument.base_currency
@@ -957,7 +1041,7 @@ class SimulatedEngine:
         )
 
     def op_price(self, state: SimAccountState, now: datetime, symbol: str) -> Price:
-        return self._price(self._entry(state, symbol), self._second(now))
+        return self._price(self._entry(state, symbol), self._second(now), state.group)
 
     def op_history_deals(
         self, state: SimAccountState, now: datetime, since: datetime, until: datetime | None = None
@@ -988,7 +1072,7 @@ class SimulatedEngine:
         self._check_tradable(state, entry, now)
         volume = self._check_volume(state, entry, request.volume)
         second = self._second(now)
-        bid, ask = self._bid_ask(entry, second)
+        bid, ask = self._bid_ask(state, entry, second)
         side = Side(request.side)
         kind = OrderKind(request.type)
         if kind is OrderKind.MARKET:
@@ -1034,10 +1118,18 @@ class SimulatedEngine:
             raise self.reject(state, codes.MT5_POSITION_NOT_FOUND, f"position {position_id} not found")
         entry = self._entry(state, position.symbol)
         self._check_tradable(state, entry, now)
-        bid, ask = self._bid_ask(entry, self._second(now))
-        sl, tp = self._check_stops(
-            state, entry, position.side, bid if position.side is Side.BUY else ask, sl, tp
+        bid, ask = self._bid_ask(state, entry, self._second(now))
+        market = bid if position.side is Side.BUY else ask
+        self._check_not_frozen(
+            state,
+            entry,
+            f"position {position.id}",
+            {
+                "stop loss": None if position.sl is None else (market - position.sl) * position.side.sign,
+                "take profit": None if position.tp is None else (position.tp - market) * position.side.sign,
+            },
         )
+        sl, tp = self._check_stops(state, entry, position.side, market, sl, tp)
         if (sl, tp) == (position.sl, position.tp):
             return self._result(state, codes.MT5_NO_CHANGES, order_id=None, position_id=position.id)
         position.sl, position.tp = sl, tp
@@ -1057,7 +1149,13 @@ class SimulatedEngine:
             raise self.reject(state, codes.MT5_ORDER_NOT_FOUND, f"order {order_id} not found")
         entry = self._entry(state, order.symbol)
         self._check_tradable(state, entry, now)
-        bid, ask = self._bid_ask(entry, self._second(now))
+        bid, ask = self._bid_ask(state, entry, self._second(now))
+        self._check_not_frozen(
+            state,
+            entry,
+            f"order {order.id}",
+            {"price": self._pending_distance(order.type, order.price, bid, ask)},
+        )
         price = self._check_pending_price(state, entry, order.type, price, bid, ask)
         sl, tp = self._check_stops(state, entry, order.type.side, price, sl, tp)
         if (price, sl, tp) == (order.price, order.sl, order.tp):
@@ -1106,7 +1204,7 @@ class SimulatedEngine:
                     f"cannot close {volume} of {position.volume} (minimum left {entry.volume_min})",
                 )
         second = self._second(now)
-        bid, ask = self._bid_ask(entry, second)
+        bid, ask = self._bid_ask(state, entry, second)
         market = bid if position.side is Side.BUY else ask
         order_id, _profit = self._close(state, position, entry, volume, market, second, CloseReason.CLIENT)
         return self._result(

@@ -231,8 +231,13 @@ class SimAccountState:
     fault_group: str = ""
 
     @property
+    def group(self) -> str:
+        """The group of accounts the account belongs to: its platform-wide faults and market paths."""
+        return self.fault_group or self.platform
+
+    @property
     def fault_scope(self) -> str:
-        return f"platform:{self.fault_group or self.platform}"
+        return f"platform:{self.group}"
 
     def ticket(self) -> str:
         value = self.next_ticket

@@ -5,7 +5,8 @@ processes. The engine always does ``with store.transaction(key): load -> change 
 
 To add a store (e.g. a database table ``(key text primary key, document text)`` with
 ``select_for_update`` inside ``transaction.atomic()`` as the lock) implement the three primitives
-``read``, ``write`` and ``lock``; ``load``/``save``/``load_faults``/``save_faults`` are built on them.
+``read``, ``write`` and ``lock``; ``load``/``save``/``load_faults``/``save_faults`` and
+``load_market``/``save_market`` (a group's scripted price paths) are built on them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import abc
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -21,10 +23,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from execution.broker.gateways.simulated.paths import PricePath
 from execution.broker.gateways.simulated.state import FaultSettings, SimAccountState
 
 ACCOUNT_PREFIX = "account:"
 FAULTS_PREFIX = "faults:"
+MARKET_PREFIX = "market:"
 
 
 def platform_scope(platform: str) -> str:
@@ -72,6 +76,19 @@ class SimStateStore(abc.ABC):
 
     def save_faults(self, scope: str, faults: FaultSettings) -> None:
         self.write(FAULTS_PREFIX + scope, faults.to_json())
+
+    def market_transaction(self, group: str) -> contextlib.AbstractContextManager[None]:
+        return self.lock(MARKET_PREFIX + group)
+
+    def load_market(self, group: str) -> dict[str, PricePath]:
+        """The scripted price paths of a group of accounts (instrument -> path; empty: none)."""
+        document = self.read(MARKET_PREFIX + group)
+        paths = json.loads(document)["paths"] if document else {}
+        return {instrument: PricePath.of(points) for instrument, points in paths.items()}
+
+    def save_market(self, group: str, paths: dict[str, PricePath]) -> None:
+        document = {"paths": {instrument: path.to_list() for instrument, path in sorted(paths.items())}}
+        self.write(MARKET_PREFIX + group, json.dumps(document))
 
 
 class InMemoryStateStore(SimStateStore):

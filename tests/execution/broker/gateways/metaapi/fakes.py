@@ -284,7 +284,7 @@ def spec_dict(spec: SymbolSpec, offset: timedelta) -> dict:
         "point": _f(spec.point),
         "description": spec.description,
         "stopsLevel": spec.stops_level,
-        "freezeLevel": 0,
+        "freezeLevel": spec.freeze_level,
         "initialMargin": 0.0,
         "maintenanceMargin": 0.0,
     }
