@@ -10,6 +10,7 @@ from execution.accounts.models import (
 from execution.broker.models import SimulatorDocument
 from execution.engine.models import AccountHome, EngineWorker
 from execution.orders.models import IdempotencyKey, Operation, OperationAttempt
+from execution.protection.models import ProtectionSettings, ProtectionStep, TradeProtection
 from execution.safety.models import SafetyEvent
 from execution.signals.models import Decision, Route, Signal, SignalSource, Trade
 
@@ -244,6 +245,16 @@ class DecisionAdmin(admin.ModelAdmin):
         return False
 
 
+class ProtectionStepInline(admin.TabularInline):
+    model = ProtectionStep
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "kind", "message", "operation"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Trade)
 class TradeAdmin(admin.ModelAdmin):
     list_display = ["id", "account", "symbol", "side", "order_type", "state", "created_at"]
@@ -251,6 +262,36 @@ class TradeAdmin(admin.ModelAdmin):
     search_fields = ["symbol", "account__name"]
     list_select_related = ["account"]
     readonly_fields = [field.name for field in Trade._meta.fields]
+    inlines = [ProtectionStepInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ProtectionSettings)
+class ProtectionSettingsAdmin(admin.ModelAdmin):
+    list_display = ["account", "breakeven_at", "breakeven_buffer_pips", "trailing", "trailing_distance_pips"]
+    list_filter = ["breakeven_at", "trailing"]
+    search_fields = ["account__name", "account__login"]
+    list_select_related = ["account"]
+
+
+@admin.register(TradeProtection)
+class TradeProtectionAdmin(admin.ModelAdmin):
+    list_display = ["trade", "reached", "breakeven_operation", "trailing_operation", "over", "updated_at"]
+    list_filter = ["over"]
+    readonly_fields = [field.name for field in TradeProtection._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ProtectionStep)
+class ProtectionStepAdmin(admin.ModelAdmin):
+    list_display = ["trade", "at", "kind", "message", "operation"]
+    list_filter = ["kind"]
+    list_select_related = ["trade"]
+    readonly_fields = [field.name for field in ProtectionStep._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

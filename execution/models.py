@@ -11,6 +11,7 @@ from execution.accounts.models import (
 from execution.broker.models import SimulatorDocument
 from execution.engine.models import AccountHome, EngineWorker
 from execution.orders.models import IdempotencyKey, Operation, OperationAttempt
+from execution.protection.models import ProtectionSettings, ProtectionStep, TradeProtection
 from execution.safety.models import SafetyEvent
 from execution.signals.models import Decision, Route, Signal, SignalSource, Trade
 
@@ -23,6 +24,8 @@ __all__ = [
     "IdempotencyKey",
     "Operation",
     "OperationAttempt",
+    "ProtectionSettings",
+    "ProtectionStep",
     "RiskSettings",
     "Route",
     "SafetyEvent",
@@ -31,5 +34,6 @@ __all__ = [
     "SimulatorDocument",
     "SymbolOverride",
     "Trade",
+    "TradeProtection",
     "TradingAccount",
 ]

@@ -98,6 +98,7 @@ EXPECTED = {
     ("account-modify-position", "PATCH"): ("trade", {"sl": "1.0"}),
     ("account-close-position", "POST"): ("trade", {"volume": "0.01"}),
     ("account-safety", "GET"): ("view_operations", None),
+    ("account-trades", "POST"): ("trade", {"symbol": "EURUSD", "side": "buy", "tps": ["1.5"]}),
     ("account-risk-settings", "GET"): ("view_accounts", None),
     ("account-risk-settings", "PUT"): ("manage_accounts", {"mode": "fixed", "fixed_lots": "0.1"}),
     ("operation-list", "GET"): ("view_operations", None),
@@ -111,6 +112,12 @@ EXPECTED = {
     ("symbol-map-detail", "DELETE"): ("manage_accounts", None),
     ("platform-faults-detail", "GET"): ("view_platforms", None),
     ("platform-faults-detail", "PUT"): ("manage_platforms", {"disconnected": False}),
+    ("platform-market-detail", "GET"): ("view_platforms", None),
+    ("platform-market-detail", "PUT"): (
+        "manage_platforms",
+        {"instrument": "EURUSD", "move_to": "1.2", "over_seconds": 30},
+    ),
+    ("platform-market-detail", "DELETE"): ("manage_platforms", None),
     ("signal-parse", "POST"): ("view_accounts", {"text": "XAUUSD BUY NOW"}),
     ("signal-list", "GET"): ("view_accounts", None),
     ("signal-detail", "GET"): ("view_accounts", None),
@@ -131,6 +138,10 @@ EXPECTED = {
     ("signal-route-detail", "PATCH"): ("manage_accounts", {"active": False}),
     ("signal-route-detail", "DELETE"): ("manage_accounts", None),
     ("signal-route-dry-run", "POST"): ("view_accounts", {"text": "XAUUSD BUY NOW"}),
+    ("protection-settings-detail", "GET"): ("view_accounts", None),
+    ("protection-settings-detail", "PUT"): ("manage_accounts", {"breakeven_at": 2}),
+    ("trade-protection-detail", "GET"): ("view_accounts", None),
+    ("trade-protection-breakeven", "POST"): ("trade", None),
 }
 
 
@@ -165,7 +176,7 @@ def world():
     """Two organizations, each with an administrator, a second member, an invitation, a platform
     with both credential sets (pointing at a closed port), an API client, a connected simulated
     account with a symbol override, a webhook signal source routed to the account with one signal
-    and its decision, and a manual source."""
+    with its decision and its trade, and a manual source."""
     result = {"ids": {}}
     for key in ("target", "other"):
         admin = UserFactory()
@@ -195,6 +206,7 @@ def world():
         route = signal_factories.route(source, account)
         signal = signal_factories.signal_row(source)
         signal_factories.decision_row(signal, route, operations=[operation.pk])
+        trade = signal_factories.trade_row(signal, route)
         result[key], result[f"{key}_admin"] = organization, admin
         result[f"{key}_client"] = basic_auth(client.client_id, secret)
         result["ids"][key] = {
@@ -210,6 +222,7 @@ def world():
             "manual_source": manual_source.pk,
             "route": route.pk,
             "signal": signal.pk,
+            "trade": trade.pk,
         }
     return result
 
@@ -246,6 +259,7 @@ def url_for(name, organization, ids):
         "account-close-position": account + "positions/888/close/",
         "account-safety": account + "safety/",
         "account-risk-settings": account + "risk-settings/",
+        "account-trades": account + "trades/",
         "operation-list": account + "operations/",
         "operation-detail": account + f"operations/{ids['operation']}/",
         "operation-cancel": account + f"operations/{ids['operation']}/cancel/",
@@ -254,6 +268,7 @@ def url_for(name, organization, ids):
         "symbol-map-list": account + "symbol-map/",
         "symbol-map-detail": account + f"symbol-map/{ids['override']}/",
         "platform-faults-detail": base + f"platform-faults/{ids['sim_platform']}/",
+        "platform-market-detail": base + f"platform-market/{ids['sim_platform']}/",
         "signal-parse": base + "signals/parse/",
         "signal-list": base + "signals/",
         "signal-detail": base + f"signals/{ids['signal']}/",
@@ -265,6 +280,9 @@ def url_for(name, organization, ids):
         "signal-route-list": base + "signal-routes/",
         "signal-route-detail": base + f"signal-routes/{ids['route']}/",
         "signal-route-dry-run": base + f"signal-routes/{ids['route']}/dry-run/",
+        "protection-settings-detail": base + f"protection-settings/{ids['account']}/",
+        "trade-protection-detail": base + f"trade-protection/{ids['trade']}/",
+        "trade-protection-breakeven": base + f"trade-protection/{ids['trade']}/breakeven/",
     }[name]
 
 

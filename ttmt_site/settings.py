@@ -321,6 +321,7 @@ SPECTACULAR_SETTINGS = {
         "PlatformTypeEnum": "platforms.models.TradePlatform.TYPE_CHOICES",
         "AccountTypeEnum": "execution.accounts.models.TradingAccount.TYPE_CHOICES",
         "KindEnum": "execution.orders.models.Operation.KIND_CHOICES",
+        "OrderTypeEnum": "execution.web.api.serializers.ORDER_TYPE_CHOICES",
         "StateEnum": "execution.orders.models.Operation.STATE_CHOICES",
         "SignalKindEnum": "execution.signals.web.api.KINDS",
         "ProblemCodeEnum": "execution.signals.web.api.PROBLEM_CODES",

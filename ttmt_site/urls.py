@@ -11,6 +11,7 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("orgs/", include("execution.web.api.urls")),
     path("orgs/", include("execution.signals.web.api_urls")),
+    path("orgs/", include("execution.protection.web.api_urls")),
     path("orgs/", include("platforms.api.urls")),
     path("orgs/", include("clients.api.urls")),
     path("orgs/", include("orgs.api.urls")),

@@ -19,6 +19,8 @@ EVENT_PERMISSION = {
     "orders": "view_accounts",
     "tick": "view_accounts",
     "signal": "view_accounts",
+    "protection": "view_accounts",
+    "trade": "view_accounts",
     "operation": "view_operations",
     "safety": "view_operations",
     "status": "view_operations",

@@ -1,7 +1,7 @@
-"""What makes live events: the pipeline's calls (operation saved, attempt started or finished, a
-signal received with its decisions) and model signals (an operation accepted, an account saved or
-removed, a safety transition, a membership removed: its sockets are kicked). Connected once, by
-the app's ``ready``."""
+"""What makes live events: the pipeline's calls (operation saved, with its trade's plan for a
+trade's opening or protective move; attempt started or finished; a signal received with its
+decisions) and model signals (an operation accepted, an account saved or removed, a safety
+transition, a membership removed: its sockets are kicked). Connected once, by the app's ``ready``."""
 
 from django.db.models.signals import post_delete, post_save
 
@@ -16,12 +16,14 @@ from execution.live.events import (
 from execution.live.publishing import kick, publish
 from execution.live.snapshot import trading_status
 from execution.orders.models import Operation
+from execution.protection.selectors import plan_of_operation
 from execution.safety.models import SafetyEvent
 from orgs.models import Membership
 
 
 def operation_changed(operation) -> None:
-    """The pipeline saved the operation's state (``_Run._save``)."""
+    """The pipeline saved the operation's state (``_Run._save``); a trade's opening or protective
+    move also pushes the trade's plan (the dashboard's Trades card)."""
     publish(
         operation.organization_id,
         build=lambda: {
@@ -29,6 +31,11 @@ def operation_changed(operation) -> None:
             "operation": operation_data(operation, STATE_EVENTS.get(operation.state, operation.state)),
         },
     )
+    if operation.kind in ("open_trade", "manage_trade"):
+        publish(
+            operation.organization_id,
+            build=lambda: {"type": "trade", "trade": plan_of_operation(operation.pk)},
+        )
 
 
 def attempt_started(operation, attempt) -> None:

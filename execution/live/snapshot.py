@@ -22,6 +22,7 @@ from execution.live.events import (
     safety_event_data,
 )
 from execution.orders.models import Operation
+from execution.protection.selectors import open_trade_plans
 from execution.safety.models import SafetyEvent
 from execution.safety.selectors import account_safety
 
@@ -131,6 +132,7 @@ def snapshot(organization, permissions: frozenset[str], *, status_only: bool = F
             data["positions"][str(account.pk)] = positions
             data["orders"][str(account.pk)] = orders
             data["links"][str(account.pk)] = account_link(account.pk)
+        data["trades"] = open_trade_plans(organization_id=organization.pk)
     if "view_operations" in permissions:
         operations = Operation.objects.filter(organization_id=organization.pk)[:MAX_OPERATIONS]
         data["operations"] = [operation_data(op, STATE_EVENTS.get(op.state, op.state)) for op in operations]

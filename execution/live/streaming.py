@@ -17,7 +17,9 @@ streams by itself):
   every ``positions_every`` seconds; the whole book is read at least every ``book_every`` seconds
   anyway (a new pending order has no event of its own);
 * ConnectionDown / ConnectionUp -> ``link`` down / up (the account's ``connection_state``, which
-  decides whether operations are accepted, is left to the setup and its reconnect).
+  decides whether operations are accepted, is left to the setup and its reconnect);
+* every event, every book read and every pass of the loop also go to the account's observers
+  (:func:`observe_streams`: position protection watches the trades on the same session).
 
 A failed connection, an ended stream, or a link down for ``relink_after`` seconds (the gateway did
 not recover by itself) is retried after the Connection retry profile's delay
@@ -37,6 +39,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
@@ -55,6 +58,7 @@ from execution.broker.gateways.base import (
     GatewayEvent,
     OrderCancelled,
     OrderFilled,
+    Position,
     PositionClosed,
     PositionModified,
     PositionOpened,
@@ -72,6 +76,28 @@ from execution.safety.runtime import safety
 logger = logging.getLogger(__name__)
 
 BOOK_EVENTS = (PositionOpened, PositionModified, PositionClosed, OrderFilled, OrderCancelled)
+
+
+class StreamObserver(Protocol):
+    """Something that follows an account's stream besides the dashboard (position protection):
+    made per account task by a factory registered with :func:`observe_streams`. Its failures are
+    logged and never end the stream."""
+
+    async def on_event(self, event: GatewayEvent, gateway: BrokerGateway) -> None: ...
+
+    def on_book(self, positions: list[Position]) -> None: ...
+
+    async def on_idle(self, gateway: BrokerGateway) -> None: ...
+
+
+ObserverFactory = Callable[[int, Callable[[], float]], StreamObserver]  # (account id, monotonic clock)
+_OBSERVERS: list[ObserverFactory] = []
+
+
+def observe_streams(factory: ObserverFactory) -> None:
+    """Have every account stream started from now on make an observer with ``factory``."""
+    if factory not in _OBSERVERS:
+        _OBSERVERS.append(factory)
 
 
 @dataclass(frozen=True)
@@ -271,6 +297,18 @@ class _AccountStream:
         self.book_read_at = 0.0
         self.down_since: float | None = None
         self.profit_stale = False
+        self.observers = [factory(account.pk, self._now) for factory in _OBSERVERS]
+
+    async def _observe(self, call: Callable[[StreamObserver], Awaitable | None]) -> None:
+        for observer in self.observers:
+            try:
+                result = call(observer)
+                if result is not None:
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("streaming of account %s: %r failed", self.account_id, observer)
 
     async def connect(self) -> None:
         sessions = self.streamer.sessions
@@ -306,6 +344,8 @@ class _AccountStream:
                     return
                 if event is not None:
                     await self.handle(event)
+                    await self._observe(lambda observer, event=event: observer.on_event(event, gateway))
+                await self._observe(lambda observer: observer.on_idle(gateway))
                 if self.down_since is not None and self._now() - self.down_since >= self.config.relink_after:
                     raise GatewayError(
                         f"the broker link has been down for {self.config.relink_after:g} s",
@@ -399,6 +439,7 @@ class _AccountStream:
         if positions:
             self.positions_read_at = self._now()
             self.profit_stale = False
+            await self._observe(lambda observer: observer.on_book(found_positions))
         if positions and orders:
             self.book_read_at = self._now()
         changed_positions = new_positions is not None and new_positions != self.positions

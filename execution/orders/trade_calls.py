@@ -9,22 +9,40 @@ functions after them read them back inside the pipeline.
 
 Opening runs the level checks (``execution.checks``) again with the live quote right before the
 first send (the sanitizer, the entry guards, a zone's resolution need it), sizes the trade once
-from the risk settings (the total split across the legs, ``execution.checks.split_volume``), and
-remembers the plan and every leg placed: a retry sends only the legs not placed yet, a look-up
-after an unknown outcome finds the legs by their tags. A change remembers which of its actions
-are done, and a partial close the volumes it planned, so that sending it again never closes twice.
+from the risk settings (the total split across the legs, ``execution.checks.split_volume``; fewer
+legs than TPs take TPs spread by ``protection.rules.redistribute``), and remembers the plan and
+every leg placed: a retry sends only the legs not placed yet, a look-up after an unknown outcome
+finds the legs by their tags. A change remembers which of its actions are done, and a partial
+close the volumes it planned, so that sending it again never closes twice.
+
+Protective moves (breakeven, a trailing stop) go only as far as the symbol's stop and freeze levels
+allow now (``protection.rules.stop_move``) and are verified: the positions are read again until the
+broker shows the new stop losses, for up to ``VERIFY_TIMEOUT`` s, else a timeout the operation's
+retry profile (Breakeven) sends again, sending only what is still missing.
 """
 
+import asyncio
 import functools
 from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from execution import checks
-from execution.broker.gateways.base import OrderKind, OrderRequest, Position, Side
+from execution.broker.gateways.base import (
+    GatewayError,
+    OrderKind,
+    OrderRequest,
+    Position,
+    Price,
+    Side,
+    SymbolSpec,
+)
 from execution.orders.sizing import Rejected
+from execution.protection import rules
 
 MAX_LEGS = 7  # six take-profits and a runner
+VERIFY_TIMEOUT = 15.0  # seconds a protective move has to show at the broker
+VERIFY_EVERY = 0.25
 
 
 def leg_tag(client_tag: str, index: int) -> str:
@@ -133,8 +151,9 @@ def open_trade_calls(params) -> int:
 
 
 def manage_trade_calls(params) -> int:
-    """Per action: the positions, the orders, the symbol, and a write per leg."""
-    return len(params["actions"]) * (3 + MAX_LEGS)
+    """Per action: the positions, the orders, the symbol, the quote, a write per leg and a
+    verification read."""
+    return len(params["actions"]) * (5 + MAX_LEGS)
 
 
 # -- opening -----------------------------------------------------------------------------------------
@@ -150,15 +169,19 @@ def _plan(evaluation: checks.Evaluation, params, total: Decimal) -> dict:
         volume_min=Decimal(params["instrument"]["volume_min"]),
         volume_step=Decimal(params["instrument"]["volume_step"]),
     )
+    carrying = [volume for volume in volumes if volume > 0]
+    if levels.tps and len(carrying) < len(levels.tps):  # fewer layers than TPs: spread them over the TPs
+        targets = [
+            levels.tps[tp - 1] for tp in rules.redistribute(tp_count=len(levels.tps), filled=len(carrying))
+        ]
     return {
         "side": levels.side,
         "type": levels.order_type,
         "entry": _text(levels.entry),
         "sl": _text(levels.sl),
+        "tps": [str(tp) for tp in levels.tps],
         "legs": [
-            {"tp": _text(tp), "volume": str(volume)}
-            for tp, volume in zip(targets, volumes, strict=True)
-            if volume > 0
+            {"tp": _text(tp), "volume": str(volume)} for tp, volume in zip(targets, carrying, strict=False)
         ],
     }
 
@@ -254,43 +277,103 @@ class _Writes:
         self.changes.append(what)
 
 
-def _tighter(position: Position, sl: Decimal) -> bool:
-    """Whether moving the SL to ``sl`` reduces the risk of the position."""
-    if position.sl is None:
-        return True
-    return sl > position.sl if position.side is Side.BUY else sl < position.sl
+async def _levels_now(call) -> tuple[SymbolSpec, Price]:
+    symbol = call.params["symbol"]
+    return await call.gateway.symbol_spec(symbol), await call.gateway.price(symbol)
 
 
 async def _breakeven(call, action, positions, orders, writes, index) -> None:
-    """Every remaining position's SL to its entry, where the broker allows it now: a position not
-    yet beyond its entry by the symbol's stop level is left (its SL would be refused as invalid
-    stops, a permanent failure that would pause the account), and said so."""
+    """Every remaining position's SL to its entry moved by ``buffer`` (a price distance) to the
+    profit side, as far as the broker allows it now (``protection.rules.stop_move``): set, clamped
+    to the stop level where that still locks in the entry, or left (inside the freeze level, or not
+    beyond the entry by the stop level yet: it would be refused as invalid stops, a permanent
+    failure that would pause the account), and said so. Then verified with the broker."""
     if not positions:
         return
-    spec = await call.gateway.symbol_spec(call.params["symbol"])
-    stop_distance = Decimal(1).scaleb(-spec.digits) * spec.stops_level
+    buffer = _dec(action.get("buffer")) or Decimal(0)
+    spec, quote = await _levels_now(call)
+    sent = {}
     for position in positions:
-        target = position.open_price
-        if not _tighter(position, target):
+        side = position.side.value
+        target = rules.breakeven_sl(side=side, open_price=position.open_price, buffer=buffer)
+        move = _allowed_move(spec, quote, position, target)
+        if move.kind is rules.MoveKind.CLAMPED and (move.sl - position.open_price) * position.side.sign < 0:
+            move = rules.Move(
+                rules.MoveKind.WAIT, reason=move.reason
+            )  # a clamp short of the entry locks a loss
+        if move.kind is rules.MoveKind.NOTHING:
             continue
-        allowed = (
-            position.current_price - stop_distance > target
-            if position.side is Side.BUY
-            else position.current_price + stop_distance < target
-        )
-        if not allowed:
-            writes.changes.append(
-                f"left {position.id}: the price {position.current_price} is not beyond its entry {target} "
-                f"by the broker's stop level yet"
-            )
+        if move.kind is rules.MoveKind.WAIT:
+            writes.changes.append(f"left {position.id} at breakeven {target}: {move.reason}")
             continue
+        clamped = f" (clamped: {move.reason})" if move.kind is rules.MoveKind.CLAMPED else ""
         await writes(
-            f"SL of {position.id} to its entry {target}",
+            f"SL of {position.id} to {move.sl}{clamped}",
             call.gateway.modify_position,
             position.id,
-            target,
+            move.sl,
             position.tp,
         )
+        sent[position.id] = move.sl
+    await _verify(call, sent)
+
+
+def _allowed_move(spec: SymbolSpec, quote: Price, position: Position, target: Decimal) -> rules.Move:
+    return rules.stop_move(
+        side=position.side.value,
+        current_sl=position.sl,
+        tp=position.tp,
+        target=target,
+        bid=quote.bid,
+        ask=quote.ask,
+        stop_distance=spec.point * spec.stops_level,
+        freeze_distance=spec.point * spec.freeze_level,
+        point=spec.point,
+    )
+
+
+async def _verify(call, sent: dict[str, Decimal]) -> None:
+    """Read the positions again until the broker shows every stop loss sent (a closed position
+    needs none), for up to ``VERIFY_TIMEOUT`` s; else a timeout: the operation is retried with its
+    profile, and the retry sends only what is still not there."""
+    deadline = asyncio.get_running_loop().time() + VERIFY_TIMEOUT
+    while sent:
+        current = {position.id: position.sl for position in await call.gateway.positions()}
+        sent = {pid: sl for pid, sl in sent.items() if pid in current and current[pid] != sl}
+        if not sent:
+            return
+        if asyncio.get_running_loop().time() >= deadline:
+            raise GatewayError(
+                f"the broker did not show the stop loss of {', '.join(sorted(sent))} "
+                f"within {VERIFY_TIMEOUT:g} s",
+                source="transport",
+                string_code="timeout",
+            )
+        await asyncio.sleep(VERIFY_EVERY)
+
+
+async def _trail(call, action, positions, orders, writes, index) -> None:
+    """A trailing stop's move: every remaining position's SL to ``sl`` where that tightens it and
+    the broker allows it now (never loosened, never clamped: the next tick trails again)."""
+    if not positions:
+        return
+    sl = Decimal(action["sl"])
+    spec, quote = await _levels_now(call)
+    sent = {}
+    for position in positions:
+        move = _allowed_move(spec, quote, position, sl)
+        if move.kind is rules.MoveKind.SET:
+            await writes(
+                f"SL of {position.id} trailed to {sl}",
+                call.gateway.modify_position,
+                position.id,
+                sl,
+                position.tp,
+            )
+            sent[position.id] = sl
+        elif move.kind is not rules.MoveKind.NOTHING:
+            writes.changes.append(f"left {position.id}: {move.reason}")
+    await _verify(call, sent)
 
 
 async def _move_sl(call, action, positions, orders, writes, index) -> None:
@@ -407,6 +490,7 @@ async def _cancel(call, action, positions, orders, writes, index) -> None:
 
 ACTIONS = {
     "breakeven": _breakeven,
+    "trail": _trail,
     "move_sl": _move_sl,
     "move_tp": _move_tp,
     "set_levels": _set_levels,

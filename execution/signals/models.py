@@ -158,8 +158,8 @@ class Signal(models.Model):
 
 
 class Trade(models.Model):
-    """An opening signal on one account: its positions (one per TP) and pending orders carry the
-    leg tags; later changes act on whatever is still open with those tags."""
+    """An opening signal (or an API request) on one account: its positions (one per TP) and pending
+    orders carry the leg tags; later changes act on whatever is still open with those tags."""
 
     OPEN, CLOSED = "open", "closed"
     STATE_CHOICES = [(OPEN, "Open"), (CLOSED, "Closed by a signal")]
@@ -167,7 +167,14 @@ class Trade(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="trades")
     account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="trades")
     route = models.ForeignKey(Route, on_delete=models.SET_NULL, null=True, related_name="trades")
-    signal = models.ForeignKey(Signal, on_delete=models.CASCADE, related_name="trades")
+    signal = models.ForeignKey(
+        Signal,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="trades",
+        help_text="None: opened through the API",
+    )
     symbol = models.CharField(max_length=40, help_text="The broker's symbol")
     instrument = models.CharField(max_length=40, help_text="The canonical symbol the route read")
     side = models.CharField(max_length=4)

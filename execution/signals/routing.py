@@ -15,7 +15,7 @@ accept. Nothing here writes to the database or calls the broker.
 * A change (a reply, an edit of the opening message, or a message naming a change) applies to the
   trade opened from the message it replies to or edits; without a reply, to the route's most recent
   open trade on the reading's symbol (any symbol if it names none). Breakeven moves every
-  remaining position's SL to its entry (the protection issue adds the buffer). A reversed route
+  remaining position's SL to its entry plus the account's protection buffer. A reversed route
   copies breakevens, closes and cancels, not levels: the signal's levels are those of the other side.
 """
 
@@ -29,6 +29,7 @@ from execution.accounts import symbols as symbol_mapping
 from execution.accounts.models import TradingAccount
 from execution.orders.accept import Planned, new_client_tag
 from execution.orders.trade_calls import MAX_LEGS, leg_tag, manage_trade_params, open_trade_params
+from execution.protection.models import ProtectionSettings
 from execution.signals.models import Decision, Route, Trade
 from execution.signals.parsing import ActionKind, Kind, Reading
 
@@ -407,6 +408,8 @@ def _changes(
         return _stopped(evaluation, steps)
     row = situation.symbols[route.account_id].rows.get(trade.symbol)
     spec = _volume_spec(row) if row is not None else {"volume_min": "0.01", "volume_step": "0.01"}
+    if row is not None and any(action["action"] == "breakeven" for action in actions):
+        actions = _with_breakeven_buffer(actions, route.account_id, row)
     params = manage_trade_params(symbol=trade.symbol, tags=trade.leg_tags, actions=actions, instrument=spec)
     described = ", ".join(action["action"].replace("_", " ") for action in actions)
     return Verdict(
@@ -418,6 +421,14 @@ def _changes(
         ],
         applies_to=trade,
     )
+
+
+def _with_breakeven_buffer(actions: list[dict], account_id: int, row) -> list[dict]:
+    """A channel's breakeven moves to the entry plus the account's protection buffer, as the
+    automatic one does."""
+    pip = checks.pip_size(digits=row.digits, asset_class=row.asset_class or None, symbol=row.name)
+    buffer = str(ProtectionSettings.of(account_id).buffer_price(pip))
+    return [{**action, "buffer": buffer} if action["action"] == "breakeven" else action for action in actions]
 
 
 def _target(route: Route, contract: dict, situation: Situation) -> Trade | None:

@@ -7,6 +7,7 @@ the source keeps the secret encrypted and only the token's hash, and nothing rea
 
 The vocabulary checks (:func:`validate_keywords`, :func:`validate_aliases`) are shared with the
 parse API, which reads a message with a source's words before any source exists.
+:func:`trade_open` opens a trade through the API (no signal), as a signal's opening does.
 """
 
 import uuid
@@ -18,10 +19,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ServiceError
-from execution.accounts.models import TradingAccount
-from execution.accounts.symbols import known_instrument
+from execution import checks
+from execution.accounts.models import AccountSymbol, TradingAccount
+from execution.accounts.services import symbol_resolve
+from execution.accounts.symbols import SymbolError, known_instrument
+from execution.orders.accept import Planned, new_client_tag, submit_many
+from execution.orders.models import Operation
+from execution.orders.trade_calls import MAX_LEGS, leg_tag, open_trade_params
 from execution.signals import intake, selectors
-from execution.signals.models import Route, Signal, SignalSource
+from execution.signals.models import Route, Signal, SignalSource, Trade
 from execution.signals.parsing.vocabulary import phrase_table
 from execution.signals.sources.base import MessagePosted
 from execution.signals.sources.recorded import RECORDINGS
@@ -426,3 +432,85 @@ def route_update(*, route: Route, **settings: Any) -> Route:
 def route_delete(*, route: Route) -> None:
     """Remove the route and its decisions; its trades stay (without their route)."""
     route.delete()
+
+
+MAX_TPS = 6
+
+
+def trade_open(
+    *,
+    account: TradingAccount,
+    symbol: str,
+    side: str,
+    type: str = "market",
+    price: Decimal | None = None,
+    sl: Decimal | None = None,
+    tps: list[Decimal],
+    requested_by: str = "",
+) -> Operation:
+    """A trade opened through the API, as a signal's is: one position per TP (1 to 6, nearest
+    first), the volume from the account's risk settings split across them, the checks run with the
+    live quote right before the send (the default policy: a missing SL gets the default distance),
+    and protected (breakeven, trailing) like any trade. Returns the opening operation."""
+    if not 1 <= len(tps) <= MAX_TPS:
+        raise ServiceError(f"Give 1 to {MAX_TPS} take-profits.", field="tps")
+    if type != "market" and price is None:
+        raise ServiceError(f"A {type} trade needs a price.", field="price")
+    try:
+        resolution = symbol_resolve(account=account, name=symbol)
+    except SymbolError as error:
+        raise ServiceError(str(error), field="symbol", code="unknown_symbol") from None
+    row = AccountSymbol.objects.get(account=account, name=resolution.broker_symbol)
+    pip = checks.pip_size(digits=row.digits, asset_class=row.asset_class or None, symbol=row.name)
+    point = Decimal(1).scaleb(-row.digits)  # levels to the symbol's digits, as the broker keeps them
+    price, sl = (None if level is None else level.quantize(point) for level in (price, sl))
+    tps = [tp.quantize(point) for tp in tps]
+    levels = checks.Levels(
+        side=side,
+        order_type=type,
+        entry=None if type == "market" else price,
+        zone=None,
+        sl=sl,
+        tps=tuple(tps),
+    )
+    params = open_trade_params(
+        symbol=resolution.broker_symbol,
+        requested_symbol=symbol,
+        levels=levels,
+        runner=False,
+        policy=checks.Policy(),
+        instrument=checks.Instrument(
+            digits=row.digits, pip=pip, sessions=tuple(tuple(session) for session in row.sessions)
+        ),
+        volume_min=row.volume_min,
+        volume_step=row.volume_step,
+        own_risk=None,
+        multiplier=Decimal(1),
+    )
+    tag = new_client_tag()
+    with transaction.atomic():
+        (opening,) = submit_many(
+            [
+                Planned(
+                    account=account,
+                    kind="open_trade",
+                    params=params,
+                    client_tag=tag,
+                    requested_by=requested_by,
+                )
+            ]
+        )
+        Trade.objects.create(
+            organization_id=account.organization_id,
+            account=account,
+            symbol=resolution.broker_symbol,
+            instrument=resolution.canonical,
+            side=side,
+            order_type=type,
+            entry="" if price is None or type == "market" else str(price),
+            sl="" if sl is None else str(sl),
+            tps=[str(tp) for tp in tps],
+            leg_tags=[leg_tag(tag, index) for index in range(MAX_LEGS)],
+            open_operation=opening,
+        )
+    return opening

@@ -26,6 +26,7 @@ from execution.live.publishing import serve_from_this_loop
 from execution.live.snapshot import snapshot
 from execution.orders import accept
 from execution.orders.models import Operation
+from execution.protection import services as protection
 from orgs.selectors import organization_for_member, organization_permissions
 
 RECHECK_SECONDS = 15.0
@@ -89,6 +90,13 @@ def _order_target(content: dict) -> dict:
     return {"order_id": _text(content, "order_id")}
 
 
+def _trade_target(content: dict) -> dict:
+    try:
+        return {"trade_id": int(content.get("trade_id"))}
+    except (TypeError, ValueError):
+        raise BadRequest("trade_id must be a trade id.") from None
+
+
 @dataclass(frozen=True)
 class DashboardAction:
     """A browser action: how its message is read, and the service that accepts it."""
@@ -106,6 +114,7 @@ ACTIONS: Mapping[str, DashboardAction] = MappingProxyType(
         ),
         "modify_position": DashboardAction(_levels_arguments, accept.position_modify),
         "cancel_order": DashboardAction(_order_target, accept.order_cancel),
+        "breakeven_trade": DashboardAction(_trade_target, protection.breakeven_for_user),
     }
 )
 

@@ -210,3 +210,53 @@ def test_a_viewer_sees_the_dashboard_without_trading_controls(page, ttmt_server,
     expect(page.locator("#trading-status")).to_have_attribute("data-level", "green")
     expect(page.get_by_test_id("close-position")).to_have_count(0)
     expect(page.locator("#live-positions-empty")).to_be_visible()
+
+
+def test_a_routed_signal_s_trade_reaches_tp1_and_moves_to_breakeven_live(page, ttmt_server, desk):
+    """The issue's "done when": a routed 3-TP signal on the simulated market, the market scripted
+    through TP1, the other two positions at breakeven on the page, the steps in the feed."""
+    from execution.broker.market import simulated_market_set
+    from tests.execution.signals import factories as signal_factories
+
+    user, organization, account = desk
+
+    def prepare():
+        risk_settings_set(account=account, mode="fixed", fixed_lots=Decimal("0.03"))
+        simulated_market_set(platform=account.platform, instrument="BTCUSD", move_to=65000, over_seconds=0)
+        source = signal_factories.source(organization, name="VIP")
+        signal_factories.route(source, account)
+        return source
+
+    source = off_the_loop(prepare)
+    positions = page.locator("#live-positions-body tr")
+    sign_in(page, ttmt_server, user)
+    open_dashboard(page, ttmt_server, organization)
+
+    url = f"/api/v1/orgs/{organization.slug}/signal-sources/{source.pk}/messages/"
+    message = {"text": "BUY BTCUSD now\nSL 63500\nTP1 65400\nTP2 65800\nTP3 66200"}
+    status, body = page.evaluate(POST_JSON, {"url": url, "body": message})
+    assert status == 201, body
+    expect(positions).to_have_count(3)
+    trade = page.locator("#live-trades-body tr")
+    expect(trade).to_have_count(1)
+    expect(trade.locator('[data-field="next"]')).to_contain_text("breakeven to entry + 2 pips at TP1")
+    screenshot(page, "protection", "1-trade")
+
+    off_the_loop(
+        simulated_market_set, platform=account.platform, instrument="BTCUSD", move_to=65450, over_seconds=1
+    )
+    expect(positions).to_have_count(2)  # TP1 closed its position
+    for index in range(2):  # entry + 2 pips (a BTCUSD pip is 1.0)
+        row = positions.nth(index)
+        entry = Decimal(row.locator('[data-field="open_price"]').inner_text())
+        expect(row.locator('[data-field="sl"]')).to_have_text(str(entry + 2))
+    expect(trade.locator('[data-field="reached"]')).to_have_text("TP1")
+    expect(trade.locator('[data-field="next"]')).to_contain_text(
+        "stop loss at breakeven (entry + 2 pips), confirmed"
+    )
+    steps = page.locator('#live-feed li[data-kind="protection"]')
+    expect(steps.filter(has_text="TP1 reached: ")).to_have_count(1)
+    expect(steps.filter(has_text="Breakeven (entry ± 2) requested")).to_have_count(1)
+    expect(page.locator('#live-feed li[data-event="done"]', has_text="manage trade")).to_have_count(1)
+    screenshot(page, "protection", "2-breakeven")
+    assert page.evaluate("window.__sameDocument") == "not reloaded"

@@ -185,6 +185,7 @@ def test_every_routed_view_declares_its_queryset_and_leaves_the_filter_to_the_ba
         "TradingAccountViewSet",
         "SymbolMapViewSet",
         "PlatformFaultsViewSet",
+        "PlatformMarketViewSet",
         "OperationViewSet",
     }
     for cls in viewsets:

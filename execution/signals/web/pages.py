@@ -17,6 +17,7 @@ from django.utils.cache import add_never_cache_headers
 
 from core.errors import ServiceError
 from execution.accounts.selectors import accounts_for
+from execution.protection.selectors import steps_of as protection_steps_of
 from execution.signals import intake, parsing, selectors, services
 from execution.signals.models import Decision, SignalSource
 from execution.signals.web.forms import (
@@ -96,6 +97,7 @@ class DecisionView(SignalPageView):
             contract=parsed or decision.signal.reading,
             steps=trace,
             operations=selectors.operations_of(decision),
+            protection_steps=protection_steps_of(decision.trade) if decision.trade else [],
             can_view_operations="view_operations" in self.caller_permissions,
         )
         return self.page(request, "signals/decision.html", context)

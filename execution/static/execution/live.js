@@ -22,6 +22,7 @@
     links: new Map(), // id -> {state, reason}
     positions: new Map(), // id -> [position] | null
     orders: new Map(), // id -> [order] | null
+    trades: new Map(), // trade id -> its plan (execution/protection/selectors.py)
     status: null,
     statusReceivedAt: 0,
   };
@@ -128,6 +129,12 @@
         return renderOrders();
       case "tick":
         return applyTick(message);
+      case "protection":
+        return applyProtection(message);
+      case "trade":
+        if (message.trade) state.trades.set(message.trade.id, message.trade);
+        if (message.ended) state.trades.delete(message.ended);
+        return renderTrades();
       case "operation":
         return addOperation(message.operation);
       case "safety":
@@ -156,9 +163,12 @@
     for (const [id, orders] of Object.entries(snapshot.orders || {})) state.orders.set(Number(id), orders);
     state.links.clear();
     for (const [id, link] of Object.entries(snapshot.links || {})) if (link) state.links.set(Number(id), link);
+    state.trades.clear();
+    for (const trade of snapshot.trades || []) state.trades.set(trade.id, trade);
     renderAccounts();
     renderPositions();
     renderOrders();
+    renderTrades();
     const feed = $("live-feed");
     if (feed) {
       feed.replaceChildren();
@@ -436,6 +446,52 @@
       (row, item) => updateCells(row, { ...item.order, account: accountName(item.accountId) })
     );
     $("live-orders-empty").hidden = items.length > 0;
+  }
+
+  function renderTrades() {
+    const body = $("live-trades-body");
+    if (!body) return;
+    const items = [...state.trades.values()].sort((a, b) => b.id - a.id);
+    syncRows(
+      body,
+      items,
+      (trade) => String(trade.id),
+      (trade) => {
+        const fields = ["id", "account", "symbol", "side", "entry", "sl", "tps", "reached", "next", "last_step"];
+        const cells = fields.map((field) =>
+          el("td", { "data-field": field, className: ["entry", "sl", "reached"].includes(field) ? "num" : "" })
+        );
+        const row = el("tr", { "data-testid": `trade-${trade.id}` }, ...cells);
+        if (canTrade) {
+          const target = { action: "breakeven_trade", account_id: trade.account_id, trade_id: trade.id };
+          row.append(el("td", { className: "actions" }, actionButton("Breakeven", "trade-breakeven", target)));
+        }
+        return row;
+      },
+      (row, trade) =>
+        updateCells(row, {
+          ...trade,
+          id: `#${trade.id}`,
+          account: accountName(trade.account_id),
+          tps: (trade.tps || []).map((tp, index) => `${index < trade.reached ? "✓ " : ""}TP${index + 1} ${tp}`).join(", "),
+          reached: trade.reached ? `TP${trade.reached}` : "",
+        })
+    );
+    $("live-trades-empty").hidden = items.length > 0;
+  }
+
+  function applyProtection(message) {
+    if (message.trade) state.trades.set(message.trade.id, message.trade);
+    renderTrades();
+    const step = message.step;
+    prepend(
+      el("li", {
+        "data-testid": "feed-item",
+        "data-kind": "protection",
+        "data-trade": step.trade_id,
+        text: `${clock(step.at)} Protection, trade #${step.trade_id} ${step.symbol} on ${accountName(step.account_id)}: ${step.message}`,
+      })
+    );
   }
 
   function applyTick(tick) {

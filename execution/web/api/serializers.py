@@ -1,9 +1,11 @@
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from rest_framework import serializers
 
 from execution.accounts.models import AccountSymbol, RiskSettings, SymbolOverride, TradingAccount
 from execution.broker.faults import FAULT_OPERATIONS, SCRIPTED_TRANSPORT_FAULTS
+from execution.broker.market import MAX_MOVE_SECONDS, MAX_POINTS
 from execution.orders.models import Operation, OperationAttempt
 
 
@@ -139,12 +141,56 @@ class FaultSettingsSerializer(serializers.Serializer):
         return value
 
 
+class MarketTimeField(serializers.DateTimeField):
+    """An ISO 8601 time (with its time zone; UTC when none) or unix seconds."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                return datetime.fromtimestamp(value, UTC)
+            except (OverflowError, OSError, ValueError):
+                self.fail("invalid", format="unix seconds or ISO 8601")
+        return super().to_internal_value(value)
+
+
+class MarketPointSerializer(serializers.Serializer):
+    at = MarketTimeField(help_text="ISO 8601 time or unix seconds")
+    price = serializers.DecimalField(max_digits=20, decimal_places=8, help_text="The mid price then")
+
+
+class MarketPathSerializer(serializers.Serializer):
+    """A scripted path: linear between its points, the last price held after the end; before the
+    first point the usual prices apply."""
+
+    instrument = serializers.CharField()
+    points = MarketPointSerializer(many=True)
+
+
+class PlatformMarketSerializer(serializers.Serializer):
+    paths = MarketPathSerializer(many=True)
+
+
+class MarketPathSetSerializer(serializers.Serializer):
+    """Give ``points``, or ``move_to`` and ``over_seconds`` (a move from the current price, starting
+    now; 0 seconds: at once)."""
+
+    instrument = serializers.CharField(max_length=20, help_text="A feed instrument: BTCUSD, XAUUSD, US30...")
+    points = MarketPointSerializer(many=True, required=False, max_length=MAX_POINTS)
+    move_to = serializers.DecimalField(max_digits=20, decimal_places=8, required=False)
+    over_seconds = serializers.IntegerField(required=False, min_value=0, max_value=MAX_MOVE_SECONDS)
+
+
+ORDER_TYPE_CHOICES = ["market", "limit", "stop"]
+
+
 class OrderPlaceSerializer(serializers.Serializer):
     """A new order. Its volume comes from the account's risk settings: a proposed volume is ignored."""
 
     symbol = serializers.CharField(max_length=40, help_text="As a person writes it: EURUSD, gold, US30...")
     side = serializers.ChoiceField(choices=["buy", "sell"])
-    type = serializers.ChoiceField(choices=["market", "limit", "stop"], default="market")
+    type = serializers.ChoiceField(choices=ORDER_TYPE_CHOICES, default="market")
     price = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
     sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
     tp = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
@@ -153,6 +199,22 @@ class OrderPlaceSerializer(serializers.Serializer):
         default=False,
         help_text="If the account's safety pause (or its platform's) is on, fail at once instead of "
         "waiting for the recovery test (the default: the order waits, up to its deadline).",
+    )
+
+
+class TradeOpenSerializer(serializers.Serializer):
+    """A new trade: one position per take-profit. Its volume comes from the account's risk settings."""
+
+    symbol = serializers.CharField(max_length=40, help_text="As a person writes it: EURUSD, gold, US30...")
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+    type = serializers.ChoiceField(choices=ORDER_TYPE_CHOICES, default="market")
+    price = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    tps = serializers.ListField(
+        child=serializers.DecimalField(max_digits=20, decimal_places=8),
+        min_length=1,
+        max_length=6,
+        help_text="The take-profits, nearest first: one position each",
     )
 
 

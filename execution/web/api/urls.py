@@ -11,5 +11,6 @@ router.register(
 )
 router.register("<slug:slug>/accounts", views.TradingAccountViewSet, basename="account")
 router.register("<slug:slug>/platform-faults", views.PlatformFaultsViewSet, basename="platform-faults")
+router.register("<slug:slug>/platform-market", views.PlatformMarketViewSet, basename="platform-market")
 
 urlpatterns = router.urls

@@ -1,5 +1,6 @@
 """Trading accounts over the API: connect, read figures, positions, orders, symbols, mappings, and
-the simulated broker's fault settings. Parse, check (by the base class), call one service."""
+the simulated broker's fault settings and market paths. Parse, check (by the base class), call one
+service."""
 
 from dataclasses import asdict
 
@@ -14,17 +15,21 @@ from execution.accounts import selectors, services
 from execution.accounts.models import SymbolOverride, TradingAccount
 from execution.accounts.symbols import SymbolError
 from execution.broker import faults as fault_injection
+from execution.broker import market
 from execution.broker.gateways.base import GatewayError
 from execution.orders import accept
 from execution.orders.models import Operation
 from execution.safety import selectors as safety_selectors
+from execution.signals import services as signal_services
 from execution.web.api.serializers import (
     AccountSymbolSerializer,
     AccountUpdateSerializer,
     FaultSettingsSerializer,
+    MarketPathSetSerializer,
     OperationSerializer,
     OrderPlaceSerializer,
     PendingOrderSerializer,
+    PlatformMarketSerializer,
     PositionCloseSerializer,
     PositionModifySerializer,
     PositionSerializer,
@@ -33,6 +38,7 @@ from execution.web.api.serializers import (
     SafetyStatusSerializer,
     SymbolOverrideSerializer,
     SymbolResolutionSerializer,
+    TradeOpenSerializer,
     TradingAccountSerializer,
 )
 from orgs.api.base import OrganizationScopedViewSet
@@ -65,6 +71,7 @@ class TradingAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
         "positions": "view_accounts",
         "orders:GET": "view_accounts",
         "orders:POST": "trade",
+        "trades": "trade",
         "cancel_order": "trade",
         "modify_position": "trade",
         "close_position": "trade",
@@ -135,6 +142,17 @@ class TradingAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
                 PendingOrderSerializer(self._read_broker(selectors.broker_orders), many=True).data
             )
         return self._trade(request, OrderPlaceSerializer, accept.order_place)
+
+    @extend_schema(
+        request=TradeOpenSerializer,
+        responses={202: OperationSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        description="Open a trade of one position per take-profit (1 to 6), sized from the risk settings "
+        "and protected like a signal's trade (202: its opening operation).",
+    )
+    @action(detail=True, methods=["post"])
+    def trades(self, request, slug, pk):
+        return self._trade(request, TradeOpenSerializer, signal_services.trade_open)
 
     @extend_schema(request=None, responses={202: OperationSerializer}, parameters=[IDEMPOTENCY_KEY])
     @action(detail=True, methods=["delete"], url_path="orders/<str:order_id>")
@@ -278,6 +296,56 @@ class PlatformFaultsViewSet(OrganizationScopedViewSet):
 
     def update(self, request, slug, pk):
         return _faults(request, platform=self.get_object())
+
+
+class PlatformMarketViewSet(OrganizationScopedViewSet):
+    """Scripted market prices of a whole simulated platform: a path per instrument, which every
+    account on the platform trades at."""
+
+    queryset = TradePlatform.objects.all()
+    serializer_class = PlatformMarketSerializer
+    lookup_value_converter = "int"
+    required_permissions = {
+        "retrieve": "view_platforms",
+        "update": "manage_platforms",
+        "destroy": "manage_platforms",
+    }
+
+    def retrieve(self, request, slug, pk):
+        return _market(self.get_object())
+
+    @extend_schema(request=MarketPathSetSerializer, responses=PlatformMarketSerializer)
+    def update(self, request, slug, pk):
+        """Replace one instrument's path."""
+        platform = self.get_object()
+        serializer = MarketPathSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        points = data.get("points")
+        market.simulated_market_set(
+            platform=platform,
+            instrument=data["instrument"],
+            points=None if points is None else [(point["at"], point["price"]) for point in points],
+            move_to=data.get("move_to"),
+            over_seconds=data.get("over_seconds"),
+        )
+        return _market(platform)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("instrument", str, description="Clear this one only (default: all)")],
+        responses={204: None},
+    )
+    def destroy(self, request, slug, pk):
+        """Back to the usual prices."""
+        market.simulated_market_clear(
+            platform=self.get_object(), instrument=request.query_params.get("instrument")
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _market(platform: TradePlatform) -> Response:
+    paths = market.describe_paths(market.simulated_market(platform=platform))
+    return Response(PlatformMarketSerializer({"paths": paths}).data)
 
 
 class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):

@@ -2,6 +2,9 @@
 look-up after an unknown outcome finds the legs by their tags, a partial close sent twice closes
 once; the split, the send-time checks and the pacing between legs."""
 
+import dataclasses
+import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -202,3 +205,169 @@ def test_unknown_actions_are_refused_when_the_operation_is_built():
         trade_calls.manage_trade_params(
             symbol="X", tags=[], actions=[{"action": "double_down"}], instrument={}
         )
+
+
+# -- protection's moves ------------------------------------------------------------------------------
+def test_fewer_layers_than_tps_are_spread_over_the_tps_first_and_last_kept():
+    """The split leaves 2 positions for 3 TPs: they take TP1 and TP3 (``rules.redistribute``)."""
+    evaluation = checks.evaluate(
+        checks.Context(
+            levels=checks.Levels(
+                side="buy",
+                order_type="market",
+                entry=None,
+                zone=None,
+                sl=Decimal("63500"),
+                tps=(Decimal("65400"), Decimal("65800"), Decimal("66200")),
+            ),
+            policy=checks.Policy(),
+            instrument=checks.Instrument(digits=2, pip=Decimal("1"), sessions=()),
+            quote=checks.Quote(bid=Decimal("65000"), ask=Decimal("65001")),
+            now=datetime(2026, 12, 2, 12, tzinfo=UTC),
+        )
+    )
+    assert evaluation.ok
+
+    plan = trade_calls._plan(evaluation, opening(), Decimal("0.02"))
+
+    assert [leg["tp"] for leg in plan["legs"]] == ["65400", "66200"]
+    assert plan["tps"] == ["65400", "65800", "66200"]
+
+
+def opened_trade(account) -> list:
+    run(account, lambda g: trade_calls.open_trade(Call(opening()).broker_call(g)))
+    return positions(account)
+
+
+def change(account, *actions, gateway_use=None):
+    call = Call(
+        trade_calls.manage_trade_params(
+            symbol="BTCUSD",
+            tags=[trade_calls.leg_tag(TAG, i) for i in range(7)],
+            actions=list(actions),
+            instrument={"volume_min": "0.01", "volume_step": "0.01"},
+        )
+    )
+
+    async def go(gateway):
+        if gateway_use is not None:
+            gateway_use(gateway)
+        return await trade_calls.manage_trade(call.broker_call(gateway))
+
+    return run(account, go)
+
+
+def with_spec(gateway, **changes):
+    """The gateway's symbol specification with other stop and freeze levels (in points)."""
+    original = gateway.symbol_spec
+
+    async def symbol_spec(symbol):
+        return dataclasses.replace(await original(symbol), **changes)
+
+    gateway.symbol_spec = symbol_spec
+
+
+def test_a_breakeven_moves_every_stop_to_the_entry_plus_the_buffer_and_verifies_it(account, market):
+    opened = opened_trade(account)
+    market.set("BTCUSD", 65300.0, at=int(time.time()))  # in profit, below TP1
+    reads = []
+
+    def count_reads(gateway):
+        original = gateway.positions
+
+        async def positions_read():
+            reads.append(1)
+            return await original()
+
+        gateway.positions = positions_read
+
+    result = change(account, {"action": "breakeven", "buffer": "2"}, gateway_use=count_reads)
+
+    assert [p.sl for p in positions(account)] == [p.open_price + 2 for p in opened]
+    assert len(result["changes"]) == 3
+    assert len(reads) == 2  # the positions to move, then the verification that shows them moved
+
+
+def test_a_breakeven_the_broker_does_not_show_in_time_is_a_timeout_and_its_retry_sends_only_the_rest(
+    account, market, monkeypatch
+):
+    opened = opened_trade(account)
+    market.set("BTCUSD", 65300.0, at=int(time.time()))
+    monkeypatch.setattr(trade_calls, "VERIFY_TIMEOUT", 0.2)
+    monkeypatch.setattr(trade_calls, "VERIFY_EVERY", 0.05)
+
+    def first_one_lost(gateway):
+        original, sent = gateway.modify_position, []
+
+        async def modify(position_id, sl, tp):
+            sent.append(position_id)
+            if len(sent) == 1:  # accepted, but never applied (as a terminal that lost it)
+                return None
+            return await original(position_id, sl, tp)
+
+        gateway.modify_position = modify
+
+    with pytest.raises(GatewayError) as raised:
+        change(account, {"action": "breakeven", "buffer": "2"}, gateway_use=first_one_lost)
+    assert raised.value.string_code == "timeout"
+    assert opened[0].id in raised.value.message
+    assert [p.sl for p in positions(account)][1:] == [p.open_price + 2 for p in opened[1:]]
+
+    result = change(account, {"action": "breakeven", "buffer": "2"})
+
+    assert result["changes"] == [f"SL of {opened[0].id} to {opened[0].open_price + 2}"]
+    assert [p.sl for p in positions(account)] == [p.open_price + 2 for p in opened]
+
+
+def test_a_breakeven_within_the_stop_level_clamps_where_that_locks_in_the_entry_and_waits_otherwise(
+    account, market
+):
+    opened = opened_trade(account)
+    market.set("BTCUSD", 65350.0, at=int(time.time()))
+    bid = run(account, lambda g: g.price("BTCUSD")).bid
+    # a 300.00 stop level: the nearest allowed SL is bid - 300.01, beyond the entry but short of entry + 200
+    result = change(
+        account,
+        {"action": "breakeven", "buffer": "200"},
+        gateway_use=lambda g: with_spec(g, stops_level=30000),
+    )
+    clamped = bid - Decimal("300.01")
+    assert {p.sl for p in positions(account)} == {clamped}
+    assert all(p.open_price < clamped < p.open_price + 200 for p in opened)
+    assert all("clamped" in change for change in result["changes"])
+
+    # a 600.00 stop level allows no SL at or beyond the entry yet: the positions are left, and said so
+    result = change(
+        account,
+        {"action": "breakeven", "buffer": "200"},
+        gateway_use=lambda g: with_spec(g, stops_level=60000),
+    )
+    assert {p.sl for p in positions(account)} == {clamped}
+    assert len(result["changes"]) == 3 and all(change.startswith("left ") for change in result["changes"])
+
+
+def test_a_breakeven_waits_on_a_position_the_price_is_within_the_freeze_level_of(account, market):
+    opened = opened_trade(account)
+    market.set("BTCUSD", 65350.0, at=int(time.time()))  # about 50 from TP1 (65400), 450 from TP2
+
+    result = change(  # a freeze level of 100.00
+        account,
+        {"action": "breakeven", "buffer": "2"},
+        gateway_use=lambda g: with_spec(g, freeze_level=10000),
+    )
+
+    assert result["changes"][0].startswith(f"left {opened[0].id}")
+    assert "freeze level of the take profit 65400" in result["changes"][0]
+    assert [p.sl for p in positions(account)] == [Decimal("63500")] + [p.open_price + 2 for p in opened[1:]]
+
+
+def test_a_trailing_move_only_ever_tightens(account, market):
+    opened_trade(account)
+    market.set("BTCUSD", 65300.0, at=int(time.time()))
+
+    change(account, {"action": "trail", "sl": "65100"})
+    assert {p.sl for p in positions(account)} == {Decimal("65100")}
+
+    result = change(account, {"action": "trail", "sl": "65050"})  # looser: nothing sent
+    assert result["changes"] == []
+    assert {p.sl for p in positions(account)} == {Decimal("65100")}

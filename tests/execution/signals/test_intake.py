@@ -160,11 +160,12 @@ def test_a_reply_moves_the_trade_it_replies_to_to_breakeven(source, demo, market
     operation = Operation.objects.get(pk=decision.operations[0])
     assert (operation.kind, operation.state) == ("manage_trade", "done"), operation.reason
     tags = set(decision.trade.leg_tags)
+    buffer = Decimal(2)  # the account's default breakeven buffer: 2 pips of BTCUSD (a crypto pip is 1.0)
     for position in positions(demo):
         if position.client_tag in tags:
-            assert position.sl == position.open_price
+            assert position.sl == position.open_price + buffer
         else:
-            assert position.sl != position.open_price
+            assert position.sl != position.open_price + buffer
 
 
 def test_a_breakeven_leaves_a_position_not_yet_in_profit_and_says_so(source, demo, run_queued):

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SIGNAL = "BUY BTCUSD now @ {BTCUSD}\nSL {BTCUSD-%d}\nTP1 {BTCUSD+400}\nTP2 {BTCUSD+800}\nTP3 {BTCUSD+1200}"
 PENDING = "BTCUSD BUY LIMIT {BTCUSD-800}\nSL {BTCUSD-2000}\nTP1 {BTCUSD}\nTP2 {BTCUSD+400}"
+BREAKEVEN_BUFFER = Decimal(2)  # the default 2 pips of BTCUSD (a crypto pip is 1.0), as protection moves it
 LINES = [
     {"at": 1, "id": "o1", "text": SIGNAL % 1500},
     {"at": 2, "id": "p1", "text": PENDING},
@@ -88,7 +89,7 @@ def test_a_recorded_channel_trades_on_a_demo_and_a_live_account(organization, ch
     for account in (demo, live):
         positions, orders = book(account)
         assert len(positions) == 3
-        assert all(p.sl == p.open_price for p in positions)
+        assert all(p.sl == p.open_price + BREAKEVEN_BUFFER for p in positions)
         assert orders == []
         outcomes = list(
             Decision.objects.filter(account=account).order_by("id").values_list("outcome", flat=True)

@@ -1,0 +1,242 @@
+"""What protection does to a trade, whichever trigger asks: the stream (a TP position closed, the
+price through a TP level), the background check, a channel instruction or the user's button.
+
+Promise: a trade's reached level only rises (:func:`level_reached`), and at most one breakeven and
+one trailing move are in flight per trade: asking again while one is pending sends nothing, so
+independent triggers never double a move, and one trigger missing loses nothing. A move is a
+``manage_trade`` operation (high priority: protective operations pass the pause's queue first, with
+the Breakeven retry profile), run after the trade's opening. Each step is recorded
+(:class:`ProtectionStep`) and pushed to the organization's live feed.
+
+The per-trade row is locked by writing it first (an UPDATE): a row lock on PostgreSQL, the write
+lock on SQLite, so two processes asking at once see each other's operation.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import ServiceError
+from execution.accounts.models import TradingAccount
+from execution.live.publishing import publish
+from execution.orders.accept import Planned, submit_many
+from execution.orders.models import Operation
+from execution.orders.trade_calls import manage_trade_params
+from execution.protection import rules, selectors
+from execution.protection.models import ProtectionSettings, ProtectionStep, TradeProtection
+from execution.signals.models import Trade
+
+MAX_WATCHED = 500  # open trades per account the watcher follows
+
+
+@dataclass(frozen=True)
+class Watched:
+    """An open trade as the watcher follows it, with its protection settings in prices."""
+
+    trade_id: int
+    symbol: str
+    side: str
+    tps: tuple[Decimal, ...]  # the levels at the broker (as the opening planned them), nearest first
+    leg_levels: dict[str, int]  # leg tag -> the TP level (1-based) its position closes at; 0: a runner
+    reached: int
+    breakeven_at: int  # 0: never
+    buffer: Decimal  # the breakeven's distance beyond the entry, in price
+    trailing: rules.Trailing | None
+    opened_at: datetime
+    opening_ended: bool  # the opening operation ended (done, failed or cancelled)
+
+    def legs(self, items):
+        """The positions (or orders) among ``items`` that are this trade's legs."""
+        return [item for item in items if item.client_tag in self.leg_levels]
+
+
+def _levels(trade: Trade) -> tuple[tuple[Decimal, ...], dict[str, int]]:
+    """The trade's TP levels and each leg's, from the opening's plan (its checked levels, the TPs
+    spread over fewer layers) or, before it ran, from the signal."""
+    plan = trade.open_operation.params.get("plan")
+    tps = tuple(Decimal(tp) for tp in (plan.get("tps", trade.tps) if plan else trade.tps))
+    legs = [leg["tp"] for leg in plan["legs"]] if plan else list(trade.tps)
+    leg_levels = {}
+    for tag, tp in zip(trade.leg_tags, legs, strict=False):
+        leg_levels[tag] = tps.index(Decimal(tp)) + 1 if tp is not None and Decimal(tp) in tps else 0
+    return tps, leg_levels
+
+
+def _pip(trade: Trade) -> Decimal:
+    return Decimal(trade.open_operation.params["instrument"]["pip"])
+
+
+def watched_trades(*, account_id: int) -> list[Watched]:
+    """The account's open trades protection still has work on (none when it is all off)."""
+    protection = ProtectionSettings.of(account_id)
+    if not protection.breakeven_at and not protection.trailing:
+        return []
+    trades = (
+        Trade.objects.filter(account_id=account_id, state=Trade.OPEN)
+        .exclude(protection__over=True)
+        .select_related("open_operation", "protection")
+        .order_by("-pk")[:MAX_WATCHED]
+    )
+    watched = []
+    for trade in trades:
+        pip = _pip(trade)
+        trailing = None
+        if protection.trailing:
+            trailing = rules.Trailing(
+                activation=protection.trailing_activation_pips * pip,
+                distance=protection.trailing_distance_pips * pip,
+                step=protection.trailing_step_pips * pip,
+            )
+        state = getattr(trade, "protection", None)
+        tps, leg_levels = _levels(trade)
+        watched.append(
+            Watched(
+                trade_id=trade.pk,
+                symbol=trade.symbol,
+                side=trade.side,
+                tps=tps,
+                leg_levels=leg_levels,
+                reached=state.reached if state else 0,
+                breakeven_at=protection.breakeven_at,
+                buffer=protection.buffer_price(pip),
+                trailing=trailing,
+                opened_at=trade.created_at,
+                opening_ended=trade.open_operation.state in Operation.TERMINAL,
+            )
+        )
+    return watched
+
+
+def _locked(trade_id: int) -> TradeProtection:
+    """The trade's protection row, locked until the transaction ends."""
+    TradeProtection.objects.get_or_create(trade_id=trade_id)
+    TradeProtection.objects.filter(pk=trade_id).update(updated_at=timezone.now())
+    return TradeProtection.objects.select_related("trade__account", "trade__open_operation").get(pk=trade_id)
+
+
+def _in_flight(operation_id: int | None) -> bool:
+    return (
+        operation_id is not None
+        and Operation.objects.filter(pk=operation_id).exclude(state__in=Operation.TERMINAL).exists()
+    )
+
+
+def _step(trade: Trade, kind: str, message: str, operation: Operation | None = None) -> ProtectionStep:
+    step = ProtectionStep.objects.create(trade=trade, kind=kind, message=message, operation=operation)
+    event = {
+        "trade_id": trade.pk,
+        "account_id": trade.account_id,
+        "symbol": trade.symbol,
+        "kind": kind,
+        "message": message,
+        "operation_id": operation.pk if operation else None,
+        "at": step.at.isoformat(),
+    }
+    publish(
+        trade.organization_id,
+        build=lambda: {"type": "protection", "step": event, "trade": selectors.plan_of(trade.pk)},
+    )
+    return step
+
+
+def _move(trade: Trade, action: dict, requested_by: str) -> Operation:
+    instrument = trade.open_operation.params["instrument"]
+    params = manage_trade_params(
+        symbol=trade.symbol,
+        tags=trade.leg_tags,
+        actions=[action],
+        instrument={"volume_min": instrument["volume_min"], "volume_step": instrument["volume_step"]},
+    )
+    (operation,) = submit_many(
+        [
+            Planned(
+                account=trade.account,
+                kind="manage_trade",
+                params=params,
+                requested_by=requested_by,
+                after=trade.open_operation_id,
+            )
+        ]
+    )
+    return operation
+
+
+def _breakeven(state: TradeProtection, cause: str, requested_by: str) -> Operation | None:
+    if _in_flight(state.breakeven_operation_id):
+        return None
+    trade = state.trade
+    buffer = ProtectionSettings.of(trade.account_id).buffer_price(_pip(trade))
+    operation = _move(trade, {"action": "breakeven", "buffer": str(buffer)}, requested_by)
+    state.breakeven_operation = operation
+    state.save(update_fields=["breakeven_operation", "updated_at"])
+    _step(trade, ProtectionStep.BREAKEVEN, f"Breakeven (entry ± {buffer}) requested: {cause}.", operation)
+    return operation
+
+
+@transaction.atomic
+def level_reached(*, trade_id: int, level: int, cause: str) -> Operation | None:
+    """The trade's price reached TP ``level`` (or its leg closed there): recorded once, and the
+    breakeven requested when that is its trigger level or beyond."""
+    state = _locked(trade_id)
+    before = state.reached
+    if level <= before:
+        return None
+    state.reached = level
+    state.save(update_fields=["reached", "updated_at"])
+    trade = state.trade
+    _step(trade, ProtectionStep.TP_REACHED, f"TP{level} reached: {cause}.")
+    trigger = ProtectionSettings.of(trade.account_id).breakeven_at
+    if trigger and before < trigger <= level:  # crossing the trigger; the background check does the rest
+        return _breakeven(state, f"TP{level} reached", "protection")
+    return None
+
+
+@transaction.atomic
+def request_breakeven(*, trade_id: int, cause: str, requested_by: str = "protection") -> Operation | None:
+    """A breakeven for what is left of the trade, unless one is in flight (None then)."""
+    return _breakeven(_locked(trade_id), cause, requested_by)
+
+
+@transaction.atomic
+def request_trailing(*, trade_id: int, sl: Decimal) -> Operation | None:
+    """The trailing stop's next level for every remaining position, unless a move is in flight."""
+    state = _locked(trade_id)
+    if _in_flight(state.trailing_operation_id):
+        return None
+    operation = _move(state.trade, {"action": "trail", "sl": str(sl)}, "protection")
+    state.trailing_operation = operation
+    state.save(update_fields=["trailing_operation", "updated_at"])
+    _step(state.trade, ProtectionStep.TRAILING, f"Trailing stop to {sl}.", operation)
+    return operation
+
+
+def settings_set(*, account: TradingAccount, **fields) -> ProtectionSettings:
+    """Save the account's protection settings (already validated against the model's limits);
+    the watcher applies them to the open trades at its next re-read (within seconds)."""
+    saved, _ = ProtectionSettings.objects.update_or_create(account=account, defaults=fields)
+    return saved
+
+
+def trade_over(*, trade_id: int) -> None:
+    """Nothing of the trade is left at the broker: the watcher stops following it (and the
+    dashboard's Trades card drops it)."""
+    state, _ = TradeProtection.objects.select_related("trade").update_or_create(
+        trade_id=trade_id, defaults={"over": True}
+    )
+    publish(state.trade.organization_id, {"type": "trade", "trade": None, "ended": trade_id})
+
+
+def breakeven_for_user(*, account: TradingAccount, trade_id: int, requested_by: str) -> Operation:
+    """The user's button: a breakeven of the account's trade now. Another account's trade is
+    unknown; one already on its way is a conflict."""
+    if not Trade.objects.filter(pk=trade_id, account=account).exists():
+        raise ServiceError("Unknown trade.", field="trade_id", code="not_found")
+    operation = request_breakeven(
+        trade_id=trade_id, cause=f"asked by {requested_by}", requested_by=requested_by
+    )
+    if operation is None:
+        raise ServiceError("A breakeven of this trade is already on its way.", code="conflict")
+    return operation
