@@ -22,6 +22,8 @@ BTCUSD to 65450 at second S (every TP1 fills at S). Then, per trade:
 * ``detect``: the watcher recorded TP1 (its ``tp_reached`` step) - S;
 * ``confirmed``: the breakeven operation ended done (its stop losses sent and seen at the broker by
   the verification read) - S: the figure the issue's target is about (p99 <= 1 s at N = 100);
+* ``detect_to_confirmed``: the same end - the watcher's ``tp_reached``: TTMT's own part, what a
+  broker that streams the fill at once (MetaApi) would add to the fill;
 
 and it checks every remaining position (2 per trade) has its SL at entry + 2 pips at the broker.
 """
@@ -187,6 +189,18 @@ def run_one(count: int, timeout: float) -> dict:
         .annotate(first=Min("at"))
         .values_list("first", flat=True)
     ]
+    reached_at = dict(
+        ProtectionStep.objects.filter(trade__organization=organization, kind="tp_reached")
+        .values("trade")
+        .annotate(first=Min("at"))
+        .values_list("trade", "first")
+    )
+    after_detect = [  # from the watcher seeing TP1 to the breakeven confirmed
+        (finished - reached_at[trade_id]).total_seconds()
+        for trade_id, finished in ProtectionStep.objects.filter(
+            trade__organization=organization, kind="breakeven", operation__state="done"
+        ).values_list("trade", "operation__finished_at")
+    ]
     positions_at_breakeven = at_breakeven(accounts, trades)
     result = {
         "trades": count,
@@ -197,6 +211,10 @@ def run_one(count: int, timeout: float) -> dict:
         "remaining_positions_at_breakeven": positions_at_breakeven,
         "remaining_positions_expected": 2 * (count - failed),
         "detect_s": {"p50": _r(percentile(detected, 0.5)), "p99": _r(percentile(detected, 0.99))},
+        "detect_to_confirmed_s": {
+            "p50": _r(percentile(after_detect, 0.5)),
+            "p99": _r(percentile(after_detect, 0.99)),
+        },
         "confirmed_s": {
             "p50": _r(percentile(confirmed, 0.5)),
             "p99": _r(percentile(confirmed, 0.99)),

@@ -33,7 +33,6 @@ from execution.broker.gateways.base import (
     OrderKind,
     OrderRequest,
     Position,
-    Price,
     Side,
     SymbolSpec,
 )
@@ -151,9 +150,8 @@ def open_trade_calls(params) -> int:
 
 
 def manage_trade_calls(params) -> int:
-    """Per action: the positions, the orders, the symbol, the quote, a write per leg and a
-    verification read."""
-    return len(params["actions"]) * (5 + MAX_LEGS)
+    """Per action: the positions, the orders, the symbol, a write per leg and a verification read."""
+    return len(params["actions"]) * (4 + MAX_LEGS)
 
 
 # -- opening -----------------------------------------------------------------------------------------
@@ -277,11 +275,6 @@ class _Writes:
         self.changes.append(what)
 
 
-async def _levels_now(call) -> tuple[SymbolSpec, Price]:
-    symbol = call.params["symbol"]
-    return await call.gateway.symbol_spec(symbol), await call.gateway.price(symbol)
-
-
 async def _breakeven(call, action, positions, orders, writes, index) -> None:
     """Every remaining position's SL to its entry moved by ``buffer`` (a price distance) to the
     profit side, as far as the broker allows it now (``protection.rules.stop_move``): set, clamped
@@ -291,12 +284,12 @@ async def _breakeven(call, action, positions, orders, writes, index) -> None:
     if not positions:
         return
     buffer = _dec(action.get("buffer")) or Decimal(0)
-    spec, quote = await _levels_now(call)
+    spec = await call.gateway.symbol_spec(call.params["symbol"])
     sent = {}
     for position in positions:
         side = position.side.value
         target = rules.breakeven_sl(side=side, open_price=position.open_price, buffer=buffer)
-        move = _allowed_move(spec, quote, position, target)
+        move = _allowed_move(spec, position, target)
         if move.kind is rules.MoveKind.CLAMPED and (move.sl - position.open_price) * position.side.sign < 0:
             move = rules.Move(
                 rules.MoveKind.WAIT, reason=move.reason
@@ -318,14 +311,16 @@ async def _breakeven(call, action, positions, orders, writes, index) -> None:
     await _verify(call, sent)
 
 
-def _allowed_move(spec: SymbolSpec, quote: Price, position: Position, target: Decimal) -> rules.Move:
+def _allowed_move(spec: SymbolSpec, position: Position, target: Decimal) -> rules.Move:
+    """How far the position's SL may move to ``target`` now, judged at the position's closing price
+    as the broker just reported it (the price its stop and freeze levels are measured from)."""
     return rules.stop_move(
         side=position.side.value,
         current_sl=position.sl,
         tp=position.tp,
         target=target,
-        bid=quote.bid,
-        ask=quote.ask,
+        bid=position.current_price,
+        ask=position.current_price,
         stop_distance=spec.point * spec.stops_level,
         freeze_distance=spec.point * spec.freeze_level,
         point=spec.point,
@@ -358,10 +353,10 @@ async def _trail(call, action, positions, orders, writes, index) -> None:
     if not positions:
         return
     sl = Decimal(action["sl"])
-    spec, quote = await _levels_now(call)
+    spec = await call.gateway.symbol_spec(call.params["symbol"])
     sent = {}
     for position in positions:
-        move = _allowed_move(spec, quote, position, sl)
+        move = _allowed_move(spec, position, sl)
         if move.kind is rules.MoveKind.SET:
             await writes(
                 f"SL of {position.id} trailed to {sl}",
@@ -498,6 +493,7 @@ ACTIONS = {
     "close_all": _close_all,
     "cancel": _cancel,
 }
+POSITIONS_ONLY = frozenset({"breakeven", "trail"})  # actions on open positions alone
 
 
 async def manage_trade(call) -> dict:
@@ -509,7 +505,9 @@ async def manage_trade(call) -> dict:
         if index in done:
             continue
         positions = [position for position in await gateway.positions() if position.client_tag in tags]
-        orders = [order for order in await gateway.orders() if order.client_tag in tags]
+        orders = []
+        if action["action"] not in POSITIONS_ONLY:  # a stop-loss move has nothing to ask of orders
+            orders = [order for order in await gateway.orders() if order.client_tag in tags]
         await ACTIONS[action["action"]](call, action, positions, orders, writes, index)
         done.append(index)
         await call.remember(done=done)

@@ -1,19 +1,105 @@
-"""Reads of protection: a trade's plan as the dashboard shows it (entry, SL, TPs, the level reached,
-what protection does next, its last step) and the steps of a trade, for its decision trace.
+"""Reads of protection: the open trades an account's watcher follows (:func:`watched_trades`, with
+the settings in prices), a trade's plan as the dashboard shows it (entry, SL, TPs, the level
+reached, what protection does next, its last step) and the steps of a trade, for its decision trace.
 
 Bounded: the open trades of an organization in three queries (trades, settings, last steps),
 whatever their number up to ``MAX_PLANS``.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import OuterRef, Q, Subquery
 
 from execution.orders.models import Operation
+from execution.protection import rules
 from execution.protection.models import ProtectionSettings, ProtectionStep, TradeProtection, plain
 from execution.signals.models import Trade
 
 MAX_PLANS = 100
+
+
+MAX_WATCHED = 500  # open trades per account the watcher follows
+
+
+@dataclass(frozen=True)
+class Watched:
+    """An open trade as the watcher follows it, with its protection settings in prices."""
+
+    trade_id: int
+    symbol: str
+    side: str
+    tps: tuple[Decimal, ...]  # the levels at the broker (as the opening planned them), nearest first
+    leg_levels: dict[str, int]  # leg tag -> the TP level (1-based) its position closes at; 0: a runner
+    reached: int
+    breakeven_at: int  # 0: never
+    buffer: Decimal  # the breakeven's distance beyond the entry, in price
+    trailing: rules.Trailing | None
+    opened_at: datetime
+    opening_ended: bool  # the opening operation ended (done, failed or cancelled)
+
+    def legs(self, items):
+        """The positions (or orders) among ``items`` that are this trade's legs."""
+        return [item for item in items if item.client_tag in self.leg_levels]
+
+
+def _levels(trade: Trade) -> tuple[tuple[Decimal, ...], dict[str, int]]:
+    """The trade's TP levels and each leg's, from the opening's plan (its checked levels, the TPs
+    spread over fewer layers) or, before it ran, from the signal."""
+    plan = trade.open_operation.params.get("plan")
+    tps = tuple(Decimal(tp) for tp in (plan.get("tps", trade.tps) if plan else trade.tps))
+    legs = [leg["tp"] for leg in plan["legs"]] if plan else list(trade.tps)
+    leg_levels = {}
+    for tag, tp in zip(trade.leg_tags, legs, strict=False):
+        leg_levels[tag] = tps.index(Decimal(tp)) + 1 if tp is not None and Decimal(tp) in tps else 0
+    return tps, leg_levels
+
+
+def pip_of(trade: Trade) -> Decimal:
+    """The pip of the trade's symbol, as its opening recorded it."""
+    return Decimal(trade.open_operation.params["instrument"]["pip"])
+
+
+def watched_trades(*, account_id: int) -> list[Watched]:
+    """The account's open trades protection still has work on (none when it is all off)."""
+    protection = ProtectionSettings.of(account_id)
+    if not protection.breakeven_at and not protection.trailing:
+        return []
+    trades = (
+        Trade.objects.filter(account_id=account_id, state=Trade.OPEN)
+        .exclude(protection__over=True)
+        .select_related("open_operation", "protection")
+        .order_by("-pk")[:MAX_WATCHED]
+    )
+    watched = []
+    for trade in trades:
+        pip = pip_of(trade)
+        trailing = None
+        if protection.trailing:
+            trailing = rules.Trailing(
+                activation=protection.trailing_activation_pips * pip,
+                distance=protection.trailing_distance_pips * pip,
+                step=protection.trailing_step_pips * pip,
+            )
+        state = getattr(trade, "protection", None)
+        tps, leg_levels = _levels(trade)
+        watched.append(
+            Watched(
+                trade_id=trade.pk,
+                symbol=trade.symbol,
+                side=trade.side,
+                tps=tps,
+                leg_levels=leg_levels,
+                reached=state.reached if state else 0,
+                breakeven_at=protection.breakeven_at,
+                buffer=protection.buffer_price(pip),
+                trailing=trailing,
+                opened_at=trade.created_at,
+                opening_ended=trade.open_operation.state in Operation.TERMINAL,
+            )
+        )
+    return watched
 
 
 def _next(trade: Trade, state: TradeProtection | None, protection: ProtectionSettings) -> str:
@@ -21,7 +107,7 @@ def _next(trade: Trade, state: TradeProtection | None, protection: ProtectionSet
     reached = state.reached if state else 0
     moves = []
     operation = state.breakeven_operation if state else None
-    pip = plain(Decimal(trade.open_operation.params["instrument"]["pip"]))
+    pip = plain(pip_of(trade))
     buffer = plain(protection.breakeven_buffer_pips)
     if not protection.breakeven_at:
         moves.append("no automatic breakeven")

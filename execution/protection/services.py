@@ -12,8 +12,6 @@ The per-trade row is locked by writing it first (an UPDATE): a row lock on Postg
 lock on SQLite, so two processes asking at once see each other's operation.
 """
 
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -25,89 +23,9 @@ from execution.live.publishing import publish
 from execution.orders.accept import Planned, submit_many
 from execution.orders.models import Operation
 from execution.orders.trade_calls import manage_trade_params
-from execution.protection import rules, selectors
+from execution.protection import selectors
 from execution.protection.models import ProtectionSettings, ProtectionStep, TradeProtection
 from execution.signals.models import Trade
-
-MAX_WATCHED = 500  # open trades per account the watcher follows
-
-
-@dataclass(frozen=True)
-class Watched:
-    """An open trade as the watcher follows it, with its protection settings in prices."""
-
-    trade_id: int
-    symbol: str
-    side: str
-    tps: tuple[Decimal, ...]  # the levels at the broker (as the opening planned them), nearest first
-    leg_levels: dict[str, int]  # leg tag -> the TP level (1-based) its position closes at; 0: a runner
-    reached: int
-    breakeven_at: int  # 0: never
-    buffer: Decimal  # the breakeven's distance beyond the entry, in price
-    trailing: rules.Trailing | None
-    opened_at: datetime
-    opening_ended: bool  # the opening operation ended (done, failed or cancelled)
-
-    def legs(self, items):
-        """The positions (or orders) among ``items`` that are this trade's legs."""
-        return [item for item in items if item.client_tag in self.leg_levels]
-
-
-def _levels(trade: Trade) -> tuple[tuple[Decimal, ...], dict[str, int]]:
-    """The trade's TP levels and each leg's, from the opening's plan (its checked levels, the TPs
-    spread over fewer layers) or, before it ran, from the signal."""
-    plan = trade.open_operation.params.get("plan")
-    tps = tuple(Decimal(tp) for tp in (plan.get("tps", trade.tps) if plan else trade.tps))
-    legs = [leg["tp"] for leg in plan["legs"]] if plan else list(trade.tps)
-    leg_levels = {}
-    for tag, tp in zip(trade.leg_tags, legs, strict=False):
-        leg_levels[tag] = tps.index(Decimal(tp)) + 1 if tp is not None and Decimal(tp) in tps else 0
-    return tps, leg_levels
-
-
-def _pip(trade: Trade) -> Decimal:
-    return Decimal(trade.open_operation.params["instrument"]["pip"])
-
-
-def watched_trades(*, account_id: int) -> list[Watched]:
-    """The account's open trades protection still has work on (none when it is all off)."""
-    protection = ProtectionSettings.of(account_id)
-    if not protection.breakeven_at and not protection.trailing:
-        return []
-    trades = (
-        Trade.objects.filter(account_id=account_id, state=Trade.OPEN)
-        .exclude(protection__over=True)
-        .select_related("open_operation", "protection")
-        .order_by("-pk")[:MAX_WATCHED]
-    )
-    watched = []
-    for trade in trades:
-        pip = _pip(trade)
-        trailing = None
-        if protection.trailing:
-            trailing = rules.Trailing(
-                activation=protection.trailing_activation_pips * pip,
-                distance=protection.trailing_distance_pips * pip,
-                step=protection.trailing_step_pips * pip,
-            )
-        state = getattr(trade, "protection", None)
-        tps, leg_levels = _levels(trade)
-        watched.append(
-            Watched(
-                trade_id=trade.pk,
-                symbol=trade.symbol,
-                side=trade.side,
-                tps=tps,
-                leg_levels=leg_levels,
-                reached=state.reached if state else 0,
-                breakeven_at=protection.breakeven_at,
-                buffer=protection.buffer_price(pip),
-                trailing=trailing,
-                opened_at=trade.created_at,
-                opening_ended=trade.open_operation.state in Operation.TERMINAL,
-            )
-        )
-    return watched
 
 
 def _locked(trade_id: int) -> TradeProtection:
@@ -168,7 +86,7 @@ def _breakeven(state: TradeProtection, cause: str, requested_by: str) -> Operati
     if _in_flight(state.breakeven_operation_id):
         return None
     trade = state.trade
-    buffer = ProtectionSettings.of(trade.account_id).buffer_price(_pip(trade))
+    buffer = ProtectionSettings.of(trade.account_id).buffer_price(selectors.pip_of(trade))
     operation = _move(trade, {"action": "breakeven", "buffer": str(buffer)}, requested_by)
     state.breakeven_operation = operation
     state.save(update_fields=["breakeven_operation", "updated_at"])

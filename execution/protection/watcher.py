@@ -1,7 +1,7 @@
 """The protection watcher: follows one account's stream and asks for the moves protection owes.
 
 Promise: on the account's broker session (the one its stream and operations use: no connection of
-its own), for the open trades protection has work on (``services.watched_trades``, held in memory
+its own), for the open trades protection has work on (``selectors.watched_trades``, held in memory
 and re-read every ``refresh_every`` seconds or after a change, so a tick costs no query):
 
 * a leg's position closed at its TP, or the price through a TP level -> ``services.level_reached``
@@ -33,7 +33,7 @@ from execution.broker.gateways.base import (
     PositionClosed,
     PriceTick,
 )
-from execution.protection import rules, services
+from execution.protection import rules, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class TradeWatcher:
         self.account_id = account_id
         self.config = config or WatchConfig()
         self.now = now
-        self.watched: dict[int, services.Watched] = {}
+        self.watched: dict[int, selectors.Watched] = {}
         self.positions: list[Position] = []
         self.refreshed_at: float | None = None
         self.checked_at: float | None = None
@@ -85,12 +85,12 @@ class TradeWatcher:
     async def refresh(self) -> None:
         """Read the trades again, and judge them at the last quotes (a quiet market sends no tick)."""
         self.refreshed_at = self.now()
-        found = await run_blocking(services.watched_trades, account_id=self.account_id)
+        found = await run_blocking(selectors.watched_trades, account_id=self.account_id)
         self.watched = {watched.trade_id: watched for watched in found}
         for symbol, (bid, ask) in list(self.quotes.items()):
             await self._tick(symbol, bid, ask)
 
-    async def _reached(self, watched: services.Watched, level: int, cause: str) -> None:
+    async def _reached(self, watched: selectors.Watched, level: int, cause: str) -> None:
         self.watched[watched.trade_id] = dataclasses.replace(watched, reached=level)
         await run_blocking(services.level_reached, trade_id=watched.trade_id, level=level, cause=cause)
 
@@ -112,7 +112,7 @@ class TradeWatcher:
             if watched.trailing is not None:
                 await self._trail(watched, bid, ask)
 
-    async def _trail(self, watched: services.Watched, bid: Decimal, ask: Decimal) -> None:
+    async def _trail(self, watched: selectors.Watched, bid: Decimal, ask: Decimal) -> None:
         last = self.trailed_at.get(watched.trade_id)
         if last is not None and self.now() - last < self.config.trail_again_after:
             return
