@@ -185,14 +185,20 @@ class MarketPathSetSerializer(serializers.Serializer):
 ORDER_TYPE_CHOICES = ["market", "limit", "stop"]
 
 
-class OrderPlaceSerializer(serializers.Serializer):
-    """A new order. Its volume comes from the account's risk settings: a proposed volume is ignored."""
+class _EntrySerializer(serializers.Serializer):
+    """Where a new order or trade goes in; its volume comes from the account's risk settings (a
+    proposed volume is ignored)."""
 
     symbol = serializers.CharField(max_length=40, help_text="As a person writes it: EURUSD, gold, US30...")
     side = serializers.ChoiceField(choices=["buy", "sell"])
     type = serializers.ChoiceField(choices=ORDER_TYPE_CHOICES, default="market")
     price = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
     sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+
+
+class OrderPlaceSerializer(_EntrySerializer):
+    """A new order."""
+
     tp = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
     fail_if_paused = serializers.BooleanField(
         required=False,
@@ -202,14 +208,9 @@ class OrderPlaceSerializer(serializers.Serializer):
     )
 
 
-class TradeOpenSerializer(serializers.Serializer):
-    """A new trade: one position per take-profit. Its volume comes from the account's risk settings."""
+class TradeOpenSerializer(_EntrySerializer):
+    """A new trade: one position per take-profit."""
 
-    symbol = serializers.CharField(max_length=40, help_text="As a person writes it: EURUSD, gold, US30...")
-    side = serializers.ChoiceField(choices=["buy", "sell"])
-    type = serializers.ChoiceField(choices=ORDER_TYPE_CHOICES, default="market")
-    price = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
-    sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
     tps = serializers.ListField(
         child=serializers.DecimalField(max_digits=20, decimal_places=8),
         min_length=1,

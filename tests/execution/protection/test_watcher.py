@@ -18,6 +18,7 @@ from execution.orders.models import Operation
 from execution.protection.models import ProtectionSettings, ProtectionStep, TradeProtection
 from execution.protection.watcher import TradeWatcher
 from execution.signals.models import Trade
+from tests.execution.signals.test_intake import broker, positions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ENTRY = Decimal(65000)  # the pinned mid of the ``market`` fixture
@@ -33,18 +34,6 @@ def _quick_stream(settings):
         "book_every": 0.5,
         "relist_every": 0.5,
     }
-
-
-def broker(account, read):
-    async def run():
-        async with gateway_for(account) as gateway:
-            return await read(gateway)
-
-    return async_to_sync(run)()
-
-
-def positions(account):
-    return sorted(broker(account, lambda g: g.positions()), key=lambda p: p.client_tag)
 
 
 def wait_until(predicate, what: str, seconds: float = 20.0):
