@@ -15,6 +15,7 @@ from execution.accounts.models import TradingAccount
 from execution.broker.faults import simulated_faults_set
 from execution.broker.gateways.base import GatewayError, OrderKind, OrderRequest, Side
 from execution.broker.registry import gateway_for
+from execution.live import streaming as streaming_module
 from execution.live.audience import org_group
 from execution.live.publishing import serve_from_this_loop
 from execution.live.snapshot import account_book
@@ -265,3 +266,43 @@ async def test_the_safety_poll_moves_a_paused_account_to_testing_and_it_is_pushe
             assert status["level"] == "yellow"
             assert status["accounts"][0]["pause_state"] == "testing"
     assert await db(SafetyEvent.objects.filter(account=account, to_state="testing").exists)()
+
+
+class _Recording:
+    """A stream observer that records what it is given, and fails on every event."""
+
+    def __init__(self, account_id, now):
+        self.account_id, self.events, self.books, self.idles = account_id, [], [], 0
+
+    async def on_event(self, event, gateway):
+        self.events.append(type(event).__name__)
+        raise RuntimeError("an observer's bug")
+
+    def on_book(self, positions):
+        self.books.append([position.id for position in positions])
+
+    async def on_idle(self, gateway):
+        self.idles += 1
+
+
+async def test_observers_get_the_events_books_and_idle_passes_and_their_failures_never_end_the_stream(
+    organization, account, monkeypatch
+):
+    made = []
+
+    def make(account_id, now):
+        made.append(_Recording(account_id, now))
+        return made[-1]
+
+    monkeypatch.setattr(streaming_module, "_OBSERVERS", [])
+    streaming_module.observe_streams(make)
+    first = await db(place)(account)
+    async with Listener(organization.pk) as listener, streaming(Streamer(FAST)):
+        await listener.until(lambda e: e["type"] == "tick")
+        second = await db(place)(account)  # after the observer failed on every event so far
+        await listener.until(lambda e: e["type"] == "positions" and len(e["positions"]) == 2)
+
+    (observer,) = made
+    assert observer.account_id == account.pk
+    assert "PriceTick" in observer.events and observer.idles > 0
+    assert [first] in observer.books and [first, second] in [sorted(book) for book in observer.books]
