@@ -66,16 +66,6 @@ def environment(database_url: str, pump_every: float) -> None:
     settings.TTMT_LIVE_STREAM = {"pump_every": pump_every}
 
 
-def recreate_database(database_url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = database_url.rsplit("/", 1)[1]
-    with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -241,6 +231,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--out", type=Path)
     arguments = parser.parse_args()
+    from bench.signal_fanout import recreate_database
+
     recreate_database(arguments.database_url)
     subprocess.run(  # noqa: S603
         [sys.executable, str(ROOT / "manage.py"), "migrate", "--verbosity", "0"],

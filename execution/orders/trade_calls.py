@@ -289,11 +289,7 @@ async def _breakeven(call, action, positions, orders, writes, index) -> None:
     for position in positions:
         side = position.side.value
         target = rules.breakeven_sl(side=side, open_price=position.open_price, buffer=buffer)
-        move = _allowed_move(spec, position, target)
-        if move.kind is rules.MoveKind.CLAMPED and (move.sl - position.open_price) * position.side.sign < 0:
-            move = rules.Move(
-                rules.MoveKind.WAIT, reason=move.reason
-            )  # a clamp short of the entry locks a loss
+        move = _allowed_move(spec, position, target, clamp_from=position.open_price)
         if move.kind is rules.MoveKind.NOTHING:
             continue
         if move.kind is rules.MoveKind.WAIT:
@@ -311,7 +307,9 @@ async def _breakeven(call, action, positions, orders, writes, index) -> None:
     await _verify(call, sent)
 
 
-def _allowed_move(spec: SymbolSpec, position: Position, target: Decimal) -> rules.Move:
+def _allowed_move(
+    spec: SymbolSpec, position: Position, target: Decimal, clamp_from: Decimal | None = None
+) -> rules.Move:
     """How far the position's SL may move to ``target`` now, judged at the position's closing price
     as the broker just reported it (the price its stop and freeze levels are measured from)."""
     return rules.stop_move(
@@ -324,6 +322,7 @@ def _allowed_move(spec: SymbolSpec, position: Position, target: Decimal) -> rule
         stop_distance=spec.point * spec.stops_level,
         freeze_distance=spec.point * spec.freeze_level,
         point=spec.point,
+        clamp_from=clamp_from,
     )
 
 

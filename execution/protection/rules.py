@@ -97,11 +97,14 @@ def stop_move(
     stop_distance: Decimal,
     freeze_distance: Decimal = Decimal(0),
     point: Decimal,
+    clamp_from: Decimal | None = None,
 ) -> Move:
     """How the stop loss of a position of ``side`` moves towards ``target`` now.
 
     MetaTrader refuses a stop loss closer to the closing price than the stop level ("invalid
     stops") and any change while the price is within the freeze level of the current SL or TP.
+    ``clamp_from``: no clamp short of this level (a breakeven's entry: a clamp below it would lock
+    a loss), a wait instead.
     """
     sign = _sign(side)
     if current_sl is not None and _beyond(side, current_sl, target):
@@ -118,6 +121,11 @@ def stop_move(
     allowed = price - sign * (stop_distance + (point if stop_distance > 0 else 0))
     if _beyond(side, allowed, target):
         return Move(MoveKind.SET, sl=target)
+    if clamp_from is not None and not _beyond(side, allowed, clamp_from):
+        return Move(
+            MoveKind.WAIT,
+            reason=f"the stop level allows {allowed} at the price {price}, short of {clamp_from}",
+        )
     if current_sl is None or (allowed - current_sl) * sign > 0:
         return Move(
             MoveKind.CLAMPED,

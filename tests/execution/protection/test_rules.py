@@ -76,6 +76,15 @@ def test_stop_move_clamps_for_a_sell_on_the_other_side():
     assert (move.kind, move.sl) == (MoveKind.CLAMPED, D("1.10011"))
 
 
+def test_stop_move_waits_instead_of_clamping_short_of_its_clamp_floor():
+    # the same clamp as above (1.09989) falls short of an entry at 1.1000: a breakeven waits
+    move = _move(bid="1.1004", ask="1.1005", stop_distance=D("0.0005"), clamp_from=D("1.1000"))
+    assert move.kind is MoveKind.WAIT
+    assert "short of 1.1000" in move.reason
+    clamped = _move(bid="1.1004", ask="1.1005", stop_distance=D("0.0005"), clamp_from=D("1.0998"))
+    assert (clamped.kind, clamped.sl) == (MoveKind.CLAMPED, D("1.09989"))
+
+
 def test_stop_move_waits_when_no_tighter_stop_is_allowed():
     move = _move(current_sl="1.0999", bid="1.1004", ask="1.1005", stop_distance=D("0.0005"))
     assert move.kind is MoveKind.WAIT
