@@ -9,6 +9,9 @@ class SimulatorDocument(models.Model):
 
     key = models.CharField(max_length=200, primary_key=True)
     document = models.TextField()
+    # random on every write: a process keeps the account state it last read or wrote while the row
+    # still has its stamp (execution.broker.simulator_store)
+    stamp = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

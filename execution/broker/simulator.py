@@ -1,24 +1,22 @@
 """The simulated broker's connector: the simulator as the product runs it.
 
-Its state lives in the database, shared by every process through :class:`DatabaseStateStore`
-(row lock per key), with one engine per process; prices need no sharing (the feed is a function
-of seed, symbol and second) but for the market paths scripted per trade platform, which live in
-the database too. Setting an account up opens it at the simulated broker; faults can be injected
-per account or per trade platform; the streaming process pumps the simulator.
+Its state lives in the database, shared by every process through
+:class:`~execution.broker.simulator_store.DatabaseStateStore` (row lock per key), with one engine
+per process; prices need no sharing (the feed is a function of seed, symbol and second) but for
+the market paths scripted per trade platform, which live in the database too. Setting an account
+up opens it at the simulated broker; faults can be injected per account or per trade platform;
+the streaming process pumps the simulator.
 """
 
 import asyncio
-import contextlib
 import dataclasses
 import math
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
 
 from django.conf import settings
-from django.db import transaction
 
 from core.blocking import run_blocking
 from core.errors import ServiceError
@@ -30,41 +28,15 @@ from execution.broker.gateways.simulated import (
     INSTRUMENTS,
     FaultSettings,
     PricePath,
-    SimStateStore,
     SimulatedEngine,
     SimulatedGateway,
     account_scope,
     platform_scope,
 )
-from execution.broker.models import SimulatorDocument
+from execution.broker.simulator_store import DatabaseStateStore
 from platforms.models import TradePlatform
 
 SIMULATED_SERVERS = tuple(sorted(CATALOGS))
-
-
-class DatabaseStateStore(SimStateStore):
-    """Documents in ``SimulatorDocument`` rows; ``lock`` holds SELECT ... FOR UPDATE on the row
-    inside a transaction (and a thread lock, for SQLite where FOR UPDATE is a no-op)."""
-
-    def __init__(self) -> None:
-        self._thread_locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def read(self, key: str) -> str | None:
-        document = SimulatorDocument.objects.filter(key=key).values_list("document", flat=True).first()
-        return document or None
-
-    def write(self, key: str, document: str) -> None:
-        SimulatorDocument.objects.update_or_create(key=key, defaults={"document": document})
-
-    @contextlib.contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        with self._guard:
-            thread_lock = self._thread_locks.setdefault(key, threading.Lock())
-        with thread_lock, transaction.atomic():
-            SimulatorDocument.objects.get_or_create(key=key, defaults={"document": ""})
-            SimulatorDocument.objects.select_for_update().filter(key=key).exists()
-            yield
 
 
 @cache

@@ -8,8 +8,8 @@ from django.core.management import call_command
 from execution.accounts.models import AccountSymbol, TradingAccount
 from execution.broker.faults import simulated_faults
 from execution.broker.gateways.base import OrderKind, OrderRequest, Side
+from execution.broker.models import SimulatorDocument
 from execution.broker.registry import gateway_for
-from execution.broker.simulator import SimulatorDocument
 from platforms.services import platform_create
 from tests.factories import add_member, connected_simulated_account
 
