@@ -11,6 +11,7 @@ import enum
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +20,8 @@ from typing import Any, TypeVar
 from execution.broker.gateways import base
 
 T = TypeVar("T")
+#: A value that is JSON already (built with :func:`to_jsonable`): stored and read as it is.
+JsonDocument = typing.NewType("JsonDocument", dict)
 
 # --------------------------------------------------------------------------------------------------
 # Codec
@@ -27,7 +30,7 @@ T = TypeVar("T")
 
 def to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return _encoder(type(value))(value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Decimal):
@@ -41,7 +44,17 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def from_jsonable(tp: Any, data: Any) -> Any:
+    """Rebuild a value of type ``tp`` (dataclass, Decimal, datetime, enum, containers, Optional)."""
+    return None if data is None else _decoder(tp)(data)
+
+
+# The converters of each type are built once from its type hints (a state document holds hundreds
+# of records of a few types): no type inspection per value.
+
 _HINTS: dict[type, dict[str, Any]] = {}
+_ENCODERS: dict[Any, Callable[[Any], Any]] = {}
+_DECODERS: dict[Any, Callable[[Any], Any]] = {}
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -50,49 +63,92 @@ def _hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
-def from_jsonable(tp: Any, data: Any) -> Any:
-    """Rebuild a value of type ``tp`` (dataclass, Decimal, datetime, enum, containers, Optional)."""
-    if data is None:
-        return None
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _optional_inner(tp: Any) -> Any:
+    """``X`` for ``X | None``; None for any other type (a union of several types is left generic)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return options[0] if len(options) == 1 else None
+    return None
+
+
+def _encoder(tp: Any) -> Callable[[Any], Any]:
+    encoder = _ENCODERS.get(tp)
+    if encoder is None:
+        encoder = _ENCODERS[tp] = _build_encoder(tp)
+    return encoder
+
+
+def _build_encoder(tp: Any) -> Callable[[Any], Any]:
+    inner = _optional_inner(tp)
+    if inner is not None:
+        encode = _encoder(inner)
+        return lambda value: None if value is None else encode(value)
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple):
+        args = typing.get_args(tp)
+        item = _encoder(args[0]) if args else to_jsonable
+        return lambda value: [item(v) for v in value]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        fields = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(tp)]
+        return lambda value: {name: encode(getattr(value, name)) for name, encode in fields}
+    if tp in (str, int, float, bool, JsonDocument):
+        return _identity
+    return to_jsonable  # enums, Decimals, datetimes, dicts, unions, Any: by the value's own type
+
+
+def _or_none(decode: Callable[[Any], Any], data: Any) -> Any:
+    return None if data is None else decode(data)
+
+
+def _decoder(tp: Any) -> Callable[[Any], Any]:
+    decoder = _DECODERS.get(tp)
+    if decoder is None:
+        decoder = _DECODERS[tp] = _build_decoder(tp)
+    return decoder
+
+
+def _build_decoder(tp: Any) -> Callable[[Any], Any]:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(options) == 1:
-            return from_jsonable(options[0], data)
-        for option in options:  # e.g. int | str: keep JSON's own type when it matches
-            if isinstance(option, type) and isinstance(data, option):
-                return data
-        return from_jsonable(options[0], data)
+            decode = _decoder(options[0])
+            return lambda data: None if data is None else decode(data)
+        # e.g. int | str: keep JSON's own type when it matches, else the first option
+        types_ = tuple(option for option in options if isinstance(option, type))
+        first = _decoder(options[0])
+        return lambda data: data if data is None or isinstance(data, types_) else first(data)
     if origin in (list, tuple):
         args = typing.get_args(tp)
-        item = args[0] if args else Any
-        values = [from_jsonable(item, v) for v in data]
-        return tuple(values) if origin is tuple else values
+        item = _decoder(args[0]) if args else _identity
+        if origin is tuple:
+            return lambda data: tuple(_or_none(item, v) for v in data)
+        return lambda data: [_or_none(item, v) for v in data]
     if origin is dict:
-        _key, value_type = typing.get_args(tp)
-        return {k: from_jsonable(value_type, v) for k, v in data.items()}
-    if tp is Any:
-        return data
-    if isinstance(tp, type):
-        if dataclasses.is_dataclass(tp):
-            hints = _hints(tp)
-            kwargs = {
-                f.name: from_jsonable(hints[f.name], data[f.name])
-                for f in dataclasses.fields(tp)
-                if f.name in data and f.init
-            }
-            return tp(**kwargs)
-        if issubclass(tp, enum.Enum):
-            return tp(data)
-        if tp is Decimal:
-            return Decimal(str(data))
-        if tp is datetime:
-            return datetime.fromisoformat(data)
-        if tp is float:
-            return float(data)
-        if tp is int:
-            return int(data)
-    return data
+        value_decoder = _decoder(typing.get_args(tp)[1])
+        return lambda data: {k: value_decoder(v) for k, v in data.items()}
+    if tp is Any or not isinstance(tp, type):
+        return _identity
+    if dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        fields = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(tp) if f.init]
+
+        def decode_dataclass(data: dict) -> Any:
+            return tp(**{name: _or_none(decode, data[name]) for name, decode in fields if name in data})
+
+        return decode_dataclass
+    if issubclass(tp, enum.Enum) or tp in (float, int):
+        return tp
+    if tp is Decimal:
+        return lambda data: Decimal(str(data))
+    if tp is datetime:
+        return datetime.fromisoformat
+    return _identity
 
 
 # --------------------------------------------------------------------------------------------------
@@ -206,7 +262,7 @@ class SimEventRecord:
 
     seq: int
     kind: str
-    data: dict
+    data: JsonDocument
 
 
 @dataclass
