@@ -340,7 +340,7 @@ class _Run:
         permit = self.safety.pause.acquire(self.account_key)
         if isinstance(permit, Denied):
             return permit, None, None
-        last = self._unresolved_attempt()
+        last = self._unresolved_attempt() if self.op.attempt_count else None  # none before the first
         return permit, last, (self._record_attempt() if last is None else None)
 
     async def _attempt(
@@ -381,10 +381,12 @@ class _Run:
         return Outcome(done=True, result=result)
 
     def _record_attempt(self) -> OperationAttempt:
+        """The count first: a run that finds it at 0 knows that nothing was ever sent (and looks
+        for no unresolved attempt); a crash between the two leaves an attempt-less count, harmless."""
         number = self.op.attempt_count + 1
-        attempt = OperationAttempt.objects.create(operation=self.op, number=number)
         Operation.objects.filter(pk=self.op.pk).update(attempt_count=number)
         self.op.attempt_count = number
+        attempt = OperationAttempt.objects.create(operation=self.op, number=number)
         hooks.attempt_started(self.op, attempt)
         return attempt
 

@@ -33,10 +33,17 @@ def order_volume(
     (``{mode, fixed_lots, risk_percent}``: a signal route's own settings) replaces the account's
     mode and amounts, keeping its risk level and caps; ``multiplier`` (a route's lot multiplier)
     scales the amount before the caps."""
-    settings_row = RiskSettings.objects.filter(account=account).first() or RiskSettings(account=account)
-    account_symbol = AccountSymbol.objects.filter(account=account, name=symbol).first()
+    account_symbol = (  # the symbol and the account's risk settings in one query
+        AccountSymbol.objects.filter(account=account, name=symbol)
+        .select_related("account__risk_settings")
+        .first()
+    )
     if account_symbol is None:
         raise Rejected(f"Unknown symbol {symbol!r} on this account.")
+    try:
+        settings_row = account_symbol.account.risk_settings
+    except RiskSettings.DoesNotExist:
+        settings_row = RiskSettings(account=account)
     mode, fixed_lots, risk_percent = settings_row.mode, settings_row.fixed_lots, settings_row.risk_percent
     if own_risk:
         mode = own_risk["mode"]

@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from execution.accounts.models import RiskSettings
 from execution.broker.faults import simulated_faults_set
 from execution.broker.gateways.base import OrderKind, OrderRequest, Side
+from execution.broker.models import SimulatorDocument
 from execution.broker.registry import gateway_for
 from execution.engine.engine import engine
 from execution.orders.accept import order_place, position_close, position_modify, submit
@@ -464,3 +465,29 @@ def wait_until_attempt_finished(operation, timeout=10.0):
             return attempt
         time.sleep(0.02)
     raise AssertionError(f"no attempt of operation {operation.pk} finished")
+
+
+def test_an_order_on_an_open_session_costs_a_bounded_number_of_queries(account, monkeypatch):
+    """Once the account's session is open (its second order): the claim, the attempt recorded and
+    closed, the volume, the outcome, and one locked read and one write per simulated broker call."""
+    from django.db.backends.utils import CursorWrapper
+
+    first, second = (order_place(account=account, symbol="BTCUSD", side="buy", type="market") for _ in "12")
+    engine().run_now(first.pk)
+    sent: list[str] = []  # from every thread: the engine's database work runs on its pool
+    original = CursorWrapper.execute
+
+    def counting(self, sql, params=None):
+        sent.append(sql)
+        return original(self, sql, params)
+
+    monkeypatch.setattr(CursorWrapper, "execute", counting)
+    engine().run_now(second.pk)
+    monkeypatch.undo()
+
+    assert Operation.objects.get(pk=second.pk).state == "done"
+    broker = [sql for sql in sent if SimulatorDocument._meta.db_table in sql]
+    assert len(broker) == 4, broker  # price and place_order: a locked read and a write each
+    # claim (update, read), lease renewed, attempt counted and recorded, symbol with risk settings,
+    # volume recorded, attempt closed, operation done
+    assert len(sent) - len(broker) <= 9, "\n".join(sent)
