@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("accounts", "clients", "core", "execution", "orgs", "platforms", "ttmt_site")
+PACKAGES = ("accounts", "clients", "core", "execution", "observability", "orgs", "platforms", "ttmt_site")
 
 
 def _module_name(path: Path) -> str:

@@ -38,6 +38,7 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
             "REDIS_URL": "redis://127.0.0.1:6379/0",
             "EMAIL_HOST": "smtp.example.com",
             "TTMT_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "TTMT_METRICS_TOKEN": "a-metrics-token",
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "platforms",
     "clients",
     "execution",
+    "observability",
 ]
 
 MIDDLEWARE = [
@@ -291,6 +292,11 @@ else:
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 TTMT_EMBEDDED_WORKER_THREADS = int(os.environ.get("TTMT_EMBEDDED_WORKER_THREADS", "4"))
 
+# --- observability (observability/) ---------------------------------------------------------------
+# When set, GET /metrics needs "Authorization: Bearer <token>" (a deploy check warns when it is not).
+TTMT_METRICS_TOKEN = os.environ.get("TTMT_METRICS_TOKEN", "")
+TTMT_METRICS_PREFIX = "ttmt:metrics:"  # Redis keys of the counters every process adds to
+
 # --- invitations ---------------------------------------------------------------------------------
 TTMT_INVITATION_TTL_DAYS = int(os.environ.get("TTMT_INVITATION_TTL_DAYS", "7"))
 
@@ -340,6 +346,8 @@ X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # probes and Prometheus reach the web processes directly, over plain HTTP
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000"))

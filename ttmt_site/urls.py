@@ -32,4 +32,5 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("hooks/signals/<uuid:public_id>/", signal_webhook, name="signal-webhook"),
     path("hooks/signals/<uuid:public_id>/<str:url_token>/", signal_webhook, name="signal-webhook-token"),
+    path("", include("observability.urls")),
 ]

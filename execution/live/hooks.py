@@ -18,12 +18,15 @@ from execution.live.snapshot import trading_status
 from execution.orders.models import Operation
 from execution.protection.selectors import plan_of_operation
 from execution.safety.models import SafetyEvent
+from observability import recording
 from orgs.models import Membership
 
 
 def operation_changed(operation) -> None:
     """The pipeline saved the operation's state (``_Run._save``); a trade's opening or protective
-    move also pushes the trade's plan (the dashboard's Trades card)."""
+    move also pushes the trade's plan (the dashboard's Trades card). An ended one is counted in the
+    metrics' latency histogram."""
+    recording.operation_changed(operation)
     publish(
         operation.organization_id,
         build=lambda: {
@@ -47,7 +50,9 @@ def attempt_started(operation, attempt) -> None:
 
 
 def attempt_finished(attempt) -> None:
-    """An attempt's outcome was recorded: a failure to be retried (with its category) or not."""
+    """An attempt's outcome was recorded (counted by category in the metrics): a failure to be
+    retried (with its category) or not."""
+    recording.attempt_finished(attempt)
     if attempt.category == "success":
         return  # "done" follows
     operation = attempt.operation

@@ -27,6 +27,7 @@ from execution.live.snapshot import snapshot
 from execution.orders import accept
 from execution.orders.models import Operation
 from execution.protection import services as protection
+from observability import recording
 from orgs.selectors import organization_for_member, organization_permissions
 
 RECHECK_SECONDS = 15.0
@@ -132,6 +133,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     organization = None
     permissions: frozenset[str] = frozenset()
     kicked = False
+    counted = False  # in the open sockets of /metrics
 
     @classmethod
     async def decode_json(cls, text_data):
@@ -162,8 +164,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         serve_from_this_loop()
         await self.accept()
         await self._send_snapshot()
+        recording.websocket_opened()
+        self.counted = True
 
     async def disconnect(self, code):
+        if self.counted:
+            recording.websocket_closed()
+            self.counted = False
         for group in getattr(self, "groups_joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
 
