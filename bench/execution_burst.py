@@ -305,6 +305,59 @@ class Workers:
             return self.proc.wait(10)
 
 
+class ProductionWorkers(Workers):
+    """The execution workers as the production topology starts them: ``bin/prod worker`` (honcho,
+    the Procfile's ``worker`` line with ``TTMT_WORKER_PROCESSES`` processes), stopped through honcho."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, processes: int, threads: int) -> None:
+        env = {**env, "TTMT_WORKER_PROCESSES": str(processes), "TTMT_METRICS_TOKEN": os.urandom(16).hex()}
+        super().__init__(env, workdir, processes, threads)
+        self.command = ["bash", "bin/prod", "worker"]
+        self.pid_file = workdir / "no-pid-file"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - our own fixed command
+            self.command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=open(self.log_file, "w"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while not self.pid_file.exists() and time.monotonic() < deadline and self.proc.poll() is None:
+            master = self._find_master()
+            if master is not None:
+                self.pid_file.write_text(str(master))
+            else:
+                time.sleep(0.2)
+
+    @staticmethod
+    def _find_master() -> int | None:
+        """The Dramatiq main process consuming ``execution`` (its parent is not a Dramatiq process)."""
+        out = subprocess.run(  # noqa: S603
+            ["/usr/bin/ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=False
+        ).stdout
+        rows = [line.split(None, 2) for line in out.strip().splitlines()]
+        dramatiq = {  # what manage.py rundramatiq becomes (exec): the main process and its workers
+            int(r[0]): int(r[1])
+            for r in rows
+            if len(r) == 3 and "dramatiq --path" in r[2] and "--queues execution" in r[2]
+        }
+        masters = [pid for pid, parent in dramatiq.items() if parent not in dramatiq]
+        with_children = [pid for pid in masters if any(parent == pid for parent in dramatiq.values())]
+        return with_children[0] if len(with_children) == 1 else None
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)  # honcho stops every process it started
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
+
+
 # ------------------------------------------------------------------------------------------------
 # CPU accounting (read-only look at /proc: where the machine's CPU went during a burst)
 # ------------------------------------------------------------------------------------------------
@@ -534,22 +587,44 @@ def setup_accounts(n: int, label: str, setup_processes: int) -> tuple[object, li
 # ------------------------------------------------------------------------------------------------
 
 
-def pipeline_burst(platform, accounts: list, orders_per_account: int, wait_timeout: float) -> dict:
+def accept_together(accounts: list) -> None:
+    """The fan-out: one market order for every account, accepted by one service call (one
+    transaction, each account its own operation), as a signal routed to every account is."""
+    from execution.orders.accept import Planned, submit_many
+
+    params = {"symbol": SYMBOL, "requested_symbol": SYMBOL, "side": "buy", "type": "market"}
+    params |= {"sl": None, "tp": None, "price": None}
+    submit_many(
+        [Planned(account=a, kind="place_order", params=params, requested_by="bench") for a in accounts]
+    )
+
+
+def pipeline_burst(
+    platform, accounts: list, orders_per_account: int, wait_timeout: float, *, bulk: bool = False
+) -> dict:
+    """K rounds of one order per account, each round accepted one order after another, or with
+    ``bulk`` all at once (``accept_together``); measured on the operations accepted here."""
     from django.db.models import Count
 
     from execution.broker.simulator import account_key, engine
     from execution.orders.accept import order_place
     from execution.orders.models import Operation, OperationAttempt
 
-    # Accept: round-robin over accounts, in this process (``order_place`` commits and enqueues).
+    earlier = Operation.objects.filter(account__platform=platform)
+    before_id = max(earlier.values_list("id", flat=True), default=0)
+    positions_before = {a.pk: len(engine().load_account(account_key(a.pk)).positions) for a in accounts}
+    # Accept, in this process (commits and enqueues).
     accept_started = time.time()
     for _ in range(orders_per_account):
+        if bulk:
+            accept_together(accounts)
+            continue
         for account in accounts:
             order_place(account=account, symbol=SYMBOL, side="buy", type="market", requested_by="bench")
     accept_seconds = time.time() - accept_started
     total = len(accounts) * orders_per_account
 
-    ops = Operation.objects.filter(account__platform=platform)
+    ops = Operation.objects.filter(account__platform=platform, id__gt=before_id)
     deadline = time.monotonic() + wait_timeout
     while True:
         finished = ops.filter(state__in=Operation.TERMINAL).count()
@@ -558,19 +633,10 @@ def pipeline_burst(platform, accounts: list, orders_per_account: int, wait_timeo
         time.sleep(0.2)
 
     rows = list(ops.values("id", "account_id", "client_tag", "state", "reason", "created_at", "finished_at"))
-    first_attempts = dict(
-        OperationAttempt.objects.filter(operation__account__platform=platform, number=1).values_list(
-            "operation_id", "started_at"
-        )
-    )
-    durations = [
-        d / 1000
-        for d in OperationAttempt.objects.filter(operation__account__platform=platform).values_list(
-            "duration_ms", flat=True
-        )
-        if d is not None
-    ]
-    attempts_total = OperationAttempt.objects.filter(operation__account__platform=platform).count()
+    attempts = OperationAttempt.objects.filter(operation__in=ops)
+    first_attempts = dict(attempts.filter(number=1).values_list("operation_id", "started_at"))
+    durations = [d / 1000 for d in attempts.values_list("duration_ms", flat=True) if d is not None]
+    attempts_total = attempts.count()
     terminal = [r for r in rows if r["state"] in Operation.TERMINAL]
     failed = [r for r in rows if r["state"] == Operation.FAILED]
     first_accept = min(r["created_at"] for r in rows)
@@ -591,7 +657,7 @@ def pipeline_burst(platform, accounts: list, orders_per_account: int, wait_timeo
     extra_positions = missing_positions = accounts_mismatched = positions_total = 0
     for account in accounts:
         state = engine().load_account(account_key(account.pk))
-        tags = [p.client_tag for p in state.positions]
+        tags = [p.client_tag for p in state.positions[positions_before[account.pk] :]]
         positions_total += len(tags)
         expected = done_tags_by_account.get(account.pk, set())
         extra = len(tags) - len(set(tags)) + len(set(tags) - expected)
@@ -1071,33 +1137,15 @@ def connects_figures(calls: Counter, n: int, operations: int) -> dict:
     }
 
 
-def one_size(args, workers: Workers, index: int, n: int, k: int) -> tuple[dict, list]:
-    """Set up N accounts, run the pipeline burst and the limit for them; the table row and the accounts."""
-    from django.conf import settings
-
-    from execution.broker.faults import simulated_faults_set
-
-    print(f"\n== N={n} accounts x K={k} orders = {n * k} operations")
-    platform, accounts, setup = setup_accounts(n, f"n{n}-{index}", args.setup_processes)
-    print(f"   setup: {n} accounts in {setup['setup_seconds']} s ({setup['setup_processes']} processes)")
-    started = time.perf_counter()
-    if args.latency_scope == "platform":
-        simulated_faults_set(platform=platform, latency_seconds=args.latency, applies_to="all")
-    else:
-        for account in accounts:
-            simulated_faults_set(account=account, latency_seconds=args.latency, applies_to="all")
-    setup["latency_set_seconds"] = round(time.perf_counter() - started, 2)
-
-    quiet = wait_for_quiet_machine(args.quiet_wait, args.quiet_cores)
-    print(f"   machine before: {quiet['busy_cores_before']} busy cores (waited {quiet['waited_s']} s)")
-    forget_broker_connection(close=True, reopen=True)  # RabbitMQ: a fresh connection to enqueue on
-
+def measured_burst(args, workers: Workers, platform, accounts: list, k: int, *, bulk: bool = False):
+    """A pipeline burst with the CPU of every process and the broker calls the workers made."""
+    n = len(accounts)
     counts = redis_client(args.redis_url)
     worker_pids = [workers.master_pid(), *workers.describe()["worker_pids"]]
     gateway_calls.reset_counts(counts)
     load_before = os.getloadavg()
     cpu_before = cpu_snapshot(worker_pids)
-    pipeline = pipeline_burst(platform, accounts, k, args.wait_timeout)
+    pipeline = pipeline_burst(platform, accounts, k, args.wait_timeout, bulk=bulk)
     pipeline["cpu"] = cpu_delta(cpu_before, cpu_snapshot(worker_pids))
     pipeline["cpu"]["loadavg_1m_before"] = round(load_before[0], 2)
     pipeline["cpu"]["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
@@ -1144,6 +1192,31 @@ def one_size(args, workers: Workers, index: int, n: int, k: int) -> tuple[dict, 
     if pipeline["failure_reasons"]:
         print(f"   failure reasons: {pipeline['failure_reasons']}")
 
+    return pipeline, calls
+
+
+def one_size(args, workers: Workers, index: int, n: int, k: int) -> tuple[dict, list]:
+    """Set up N accounts, run the pipeline burst and the limit for them; the table row and the accounts."""
+    from django.conf import settings
+
+    from execution.broker.faults import simulated_faults_set
+
+    print(f"\n== N={n} accounts x K={k} orders = {n * k} operations")
+    platform, accounts, setup = setup_accounts(n, f"n{n}-{index}", args.setup_processes)
+    print(f"   setup: {n} accounts in {setup['setup_seconds']} s ({setup['setup_processes']} processes)")
+    started = time.perf_counter()
+    if args.latency_scope == "platform":
+        simulated_faults_set(platform=platform, latency_seconds=args.latency, applies_to="all")
+    else:
+        for account in accounts:
+            simulated_faults_set(account=account, latency_seconds=args.latency, applies_to="all")
+    setup["latency_set_seconds"] = round(time.perf_counter() - started, 2)
+
+    quiet = wait_for_quiet_machine(args.quiet_wait, args.quiet_cores)
+    print(f"   machine before: {quiet['busy_cores_before']} busy cores (waited {quiet['waited_s']} s)")
+    forget_broker_connection(close=True, reopen=True)  # RabbitMQ: a fresh connection to enqueue on
+
+    pipeline, calls = measured_burst(args, workers, platform, accounts, k, bulk=args.accept == "bulk")
     plan = limit_plan(args.limit_session, n, k, calls)
     limit_quiet = wait_for_quiet_machine(args.quiet_wait, args.quiet_cores)
     limit = limit_run(n, k, args.latency, args.latency_scope, plan, LOCAL_CALLS)
@@ -1158,9 +1231,20 @@ def one_size(args, workers: Workers, index: int, n: int, k: int) -> tuple[dict, 
         print(f"   WARNING: {warning}")
     if honest["honest"]:
         print("   limit honest: it made exactly the pipeline's broker calls")
+    fanout = None
+    if args.fanout:  # the sessions are open now: one order for every account, accepted together
+        quiet = wait_for_quiet_machine(args.quiet_wait, args.quiet_cores)
+        print(f"   fan-out: one order for each of {n} accounts accepted together (sessions open)")
+        fanout, _calls = measured_burst(args, workers, platform, accounts, 1, bulk=True)
+        fanout["machine_before"] = quiet
+        print(
+            f"   fan-out: accepted -> broker p50 {fanout['latency_p50_ms']} ms, p99 {fanout['latency_p99_ms']} ms, "
+            f"last {fanout['latency_max_ms']} ms; accepted -> done p99 {fanout['accepted_to_finished_p99_ms']} ms"
+        )
     row = {
         "accounts": n,
         "orders_per_account": k,
+        "fanout": fanout,
         "speed_bound_seconds_per_account": round((k - 1) * settings.TTMT_SAFETY["speed"]["min_gap"], 2),
         "setup": setup,
         "machine_before": quiet,
@@ -1209,6 +1293,25 @@ def main() -> None:
     parser.add_argument("--quiet-cores", type=float, default=0.3, help="quiet: at most this many busy cores")
     parser.add_argument(
         "--op-cost", type=int, default=20, help="operations for the serial cost measurement (0: skip)"
+    )
+    parser.add_argument(
+        "--accept",
+        choices=["one", "bulk"],
+        default="one",
+        help="the burst's K rounds: each order accepted by itself (order_place), or each round's orders "
+        "for every account by one service call (submit_many, the signal pipeline's path)",
+    )
+    parser.add_argument(
+        "--fanout",
+        action="store_true",
+        help="after each burst: one order for every account accepted together (sessions open), timed",
+    )
+    parser.add_argument(
+        "--topology",
+        choices=["prod", "workers"],
+        default="workers",
+        help="prod: the workers as bin/prod starts them (honcho, the Procfile; needs --broker rabbitmq); "
+        "workers: manage.py rundramatiq started here",
     )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
@@ -1289,7 +1392,11 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="ttmt-bench-"))
     # The workers count their simulated broker calls (a sitecustomize shim in workdir, see gateway_calls).
     worker_env = {**env, **gateway_calls.worker_environment(workdir, args.redis_url)}
-    workers = Workers(worker_env, workdir, args.processes, args.threads)
+    if args.topology == "prod" and not rabbitmq_url:
+        raise SystemExit("--topology prod runs bin/prod, which needs RabbitMQ: add --broker rabbitmq")
+    workers = (ProductionWorkers if args.topology == "prod" else Workers)(
+        worker_env, workdir, args.processes, args.threads
+    )
     results: dict = {
         "command": " ".join([".venv/bin/python", "bench/execution_burst.py", *sys.argv[1:]]),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -1308,10 +1415,12 @@ def main() -> None:
             "rabbitmq_url": rabbitmq_url,
             "rabbitmq": rabbitmq,
             "limit_session": args.limit_session,
+            "accept": args.accept,
+            "topology": args.topology,
             "gateway_call_counting": "bench/gateway_calls.py via a PYTHONPATH sitecustomize in the workers; "
             f"Redis hash {gateway_calls.REDIS_KEY}",
             "safety_prefix": SAFETY_PREFIX,
-            "worker_command": " ".join(["manage.py", *workers.command[2:9]]),
+            "worker_command": " ".join(workers.command[1:9]),
             "django_debug": settings.DEBUG,
             "conn_max_age": connection.settings_dict["CONN_MAX_AGE"],
             "speed_control": settings.TTMT_SAFETY["speed"],
