@@ -35,4 +35,4 @@ class ApiClientAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected clients")
     def revoke(self, request, queryset):
         for client in queryset:
-            client_revoke(client=client)
+            client_revoke(client=client, actor=request.user, request=request)

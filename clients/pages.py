@@ -1,8 +1,13 @@
-"""Server-rendered pages for API clients (the secret is shown once, in the response)."""
+"""Server-rendered pages for API clients (the secret is shown once, in the response).
+
+Error reports of these pages show no local variable below the view: none can carry the secret.
+"""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 
 from clients import selectors, services
 from clients.forms import ApiClientForm
@@ -11,6 +16,7 @@ from core.errors import ServiceError
 from orgs.views import OrganizationPageView, _form_error
 
 
+@method_decorator(sensitive_variables(), name="dispatch")
 class ClientPageView(OrganizationPageView):
     required_permissions = {"get": "manage_clients", "post": "manage_clients"}
 
@@ -41,7 +47,10 @@ class ClientListView(ClientPageView):
         if form.is_valid():
             try:
                 client, secret = services.client_create(
-                    organization=self.organization, created_by=request.user, **form.cleaned_data
+                    organization=self.organization,
+                    created_by=request.user,
+                    request=request,
+                    **form.cleaned_data,
                 )
             except ServiceError as error:
                 _form_error(form, error)
@@ -55,7 +64,9 @@ class ClientRotateView(ClientPageView):
 
     def post(self, request, slug, pk):
         try:
-            client, secret = services.client_rotate(client=self.get_client(pk))
+            client, secret = services.client_rotate(
+                client=self.get_client(pk), actor=request.user, request=request
+            )
         except ServiceError as error:
             messages.error(request, error.message)
             return redirect("clients:list", slug=slug)
@@ -67,6 +78,6 @@ class ClientRevokeView(ClientPageView):
 
     def post(self, request, slug, pk):
         client = self.get_client(pk)
-        services.client_revoke(client=client)
+        services.client_revoke(client=client, actor=request.user, request=request)
         messages.success(request, f"Client {client.name} revoked: its secret no longer works.")
         return redirect("clients:list", slug=slug)

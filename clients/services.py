@@ -14,6 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from audit import kinds
+from audit.services import AnyRequest, record_audit_event, secret_changed
 from clients.models import ApiClient
 from core.errors import ServiceError
 from orgs import permissions as perms
@@ -51,8 +53,14 @@ def _check_scopes(*, actor: User, organization: Organization, scopes: list[str])
     return sorted(set(scopes))
 
 
+@transaction.atomic
 def client_create(
-    *, organization: Organization, created_by: User, name: str, scopes: list[str]
+    *,
+    organization: Organization,
+    created_by: User,
+    name: str,
+    scopes: list[str],
+    request: AnyRequest | None = None,
 ) -> tuple[ApiClient, str]:
     """Returns the client and its secret: the only time the secret exists outside the caller."""
     name = name.strip()
@@ -69,11 +77,22 @@ def client_create(
         scopes=scopes,
         created_by=created_by,
     )
+    record_audit_event(
+        organization=organization,
+        actor=created_by,
+        kind=kinds.CLIENT_CREATED,
+        target=client,
+        changes={"name": {"before": None, "after": name}, "scopes": {"before": None, "after": scopes}}
+        | secret_changed("secret"),
+        request=request,
+    )
     return client, secret
 
 
 @transaction.atomic
-def client_rotate(*, client: ApiClient) -> tuple[ApiClient, str]:
+def client_rotate(
+    *, client: ApiClient, actor: User, request: AnyRequest | None = None
+) -> tuple[ApiClient, str]:
     """A new secret; the old one stops working at once."""
     client = ApiClient.objects.select_for_update().get(pk=client.pk)
     if not client.is_active:
@@ -81,11 +100,30 @@ def client_rotate(*, client: ApiClient) -> tuple[ApiClient, str]:
     secret, client.secret_hash, client.secret_hint = _new_secret()
     client.rotated_at = timezone.now()
     client.save(update_fields=["secret_hash", "secret_hint", "rotated_at"])
+    record_audit_event(
+        organization=client.organization,
+        actor=actor,
+        kind=kinds.CLIENT_SECRET_ROTATED,
+        target=client,
+        changes=secret_changed("secret"),
+        request=request,
+    )
     return client, secret
 
 
-def client_revoke(*, client: ApiClient) -> None:
-    ApiClient.objects.filter(pk=client.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+@transaction.atomic
+def client_revoke(*, client: ApiClient, actor: User, request: AnyRequest | None = None) -> None:
+    """Revoke the client (its secret stops working at once); revoking a revoked client changes nothing."""
+    if not ApiClient.objects.filter(pk=client.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+        return
+    record_audit_event(
+        organization=client.organization,
+        actor=actor,
+        kind=kinds.CLIENT_REVOKED,
+        target=client,
+        changes={"status": {"before": "active", "after": "revoked"}},
+        request=request,
+    )
 
 
 def client_authenticate(*, client_id: str, secret: str) -> ApiClient | None:

@@ -1,19 +1,40 @@
 """Log filters: what must never reach a log line.
 
-:class:`RedactWebhookTokens` masks the URL token of a signal webhook
-(``/hooks/signals/<uuid>/<token>/``, the credential of senders that cannot sign) in every record a
-handler writes: the servers' access lines and Django's request warnings name the path.
+:class:`RedactUrlTokens` masks the credentials carried in URLs in every record a handler writes
+(the servers' access lines and Django's request warnings name the path): the URL token of a signal
+webhook (``/hooks/signals/<uuid>/<token>/``, for senders that cannot sign) and the token of an
+invitation link (``/invitations/<token>/``, also URL-encoded, as in the login form's ``?next=``
+back to the link). An API path's invitation id (``.../invitations/12/``) stays readable.
+:func:`redact_url_tokens` is the same masking for lines that bypass logging (daphne's access log,
+``ttmt_site.web_server``).
 """
 
 import logging
 import re
 
-WEBHOOK_TOKEN = re.compile(r"(/hooks/signals/[0-9a-fA-F-]{36}/)[^/\s?\"']+")
+_SLASH = r"(?:/|%2[fF])"
+# (a quick test on the message, the pattern whose first group is kept and the rest masked)
+URL_TOKENS = (
+    ("/hooks/signals/", re.compile(r"(/hooks/signals/[0-9a-fA-F-]{36}/)[^/\s?\"']+")),
+    (
+        "invitations",
+        re.compile(rf"({_SLASH}invitations{_SLASH})(?!\d+(?:{_SLASH}|[\s?\"']|$))[^/%\s?&#\"']+"),
+    ),
+)
 
 
-class RedactWebhookTokens(logging.Filter):
+def redact_url_tokens(text: str) -> str:
+    """``text`` with every URL token above masked."""
+    for marker, pattern in URL_TOKENS:
+        if marker in text:
+            text = pattern.sub(r"\1[redacted]", text)
+    return text
+
+
+class RedactUrlTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "/hooks/signals/" in message:
-            record.msg, record.args = WEBHOOK_TOKEN.sub(r"\1[redacted]", message), ()
+        redacted = redact_url_tokens(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
         return True

@@ -32,3 +32,14 @@ class InvitationForm(PermissionsForm):
 
 
 # --- API clients ----------------------------------------------------------------------------------
+
+
+# --- security policy ------------------------------------------------------------------------------
+
+
+class OrganizationSecurityForm(forms.Form):
+    mfa_required = forms.BooleanField(
+        required=False,
+        label="Require two-factor authentication",
+        help_text="Members without it are sent to set it up before they can open this organization.",
+    )

@@ -13,6 +13,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=80, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    mfa_required = models.BooleanField(
+        default=False, help_text="Members must use two-factor login to open the organization."
+    )
 
     class Meta:
         ordering = ["name", "id"]

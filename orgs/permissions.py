@@ -23,9 +23,6 @@ PERMISSIONS = MappingProxyType(
     }
 )
 
-# Holding this permission is what makes a member an administrator.
-ADMINISTRATOR_PERMISSION = "manage_members"
-
 ADMINISTRATOR = "administrator"
 TRADER = "trader"
 VIEWER = "viewer"

@@ -1,8 +1,11 @@
 """Everything that changes organizations, memberships and invitations.
 
-Rules kept here: an organization always keeps at least one administrator (a member holding
-``manage_members``); nobody grants a permission they do not hold; removing a member revokes their
-permissions in the same transaction; an invitation is used at most once, before it expires.
+Rules kept here: an organization always keeps at least one full administrator (a member holding
+every permission); nobody grants a permission they do not hold, nor changes or removes a member
+holding one they do not hold (only members at or below one's own permissions); removing a member
+revokes their permissions in the same transaction; an invitation is used at most once, before it
+expires, and only by a person logged in with the invited email (a new person's account gets an
+emailed password, which they log in with: opening the link never logs anyone in).
 """
 
 import secrets
@@ -12,6 +15,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +25,8 @@ from guardian.shortcuts import assign_perm
 
 from accounts.models import User
 from accounts.services import email_is_registered, user_signup
+from audit import kinds
+from audit.services import AnyRequest, field_changes, record_audit_event
 from core.errors import ServiceError
 from orgs import permissions as perms
 from orgs.models import Invitation, Membership, Organization, hash_token
@@ -50,16 +56,48 @@ def _clear_member_permissions(*, organization: Organization, user: User) -> None
     ).delete()
 
 
-def _administrator_count(organization: Organization, *, excluding: User | None = None) -> int:
-    holders = UserObjectPermission.objects.filter(
-        content_type=ContentType.objects.get_for_model(Organization),
-        object_pk=str(organization.pk),
-        permission__codename=perms.ADMINISTRATOR_PERMISSION,
-        user__memberships__organization=organization,
+def _holds_everything(permissions: frozenset[str]) -> bool:
+    return permissions >= frozenset(perms.PERMISSIONS)
+
+
+def _others_hold_everything(organization: Organization, *, excluding: User) -> bool:
+    """Whether a member other than ``excluding`` holds every permission."""
+    return (
+        UserObjectPermission.objects.filter(
+            content_type=ContentType.objects.get_for_model(Organization),
+            object_pk=str(organization.pk),
+            permission__codename__in=list(perms.PERMISSIONS),
+            user__memberships__organization=organization,
+        )
+        .exclude(user=excluding)
+        .values("user")
+        .annotate(held=Count("permission", distinct=True))
+        .filter(held=len(perms.PERMISSIONS))
+        .exists()
     )
-    if excluding is not None:
-        holders = holders.exclude(user=excluding)
-    return holders.values("user").distinct().count()
+
+
+def _check_keeps_a_full_administrator(
+    *, organization: Organization, member: User, held: frozenset[str], after: frozenset[str]
+) -> None:
+    """Refuse a change that would leave no member holding every permission (``after`` is what the
+    member will hold: empty when they leave or are removed)."""
+    gives_up_everything = _holds_everything(held) and not _holds_everything(after)
+    if gives_up_everything and not _others_hold_everything(organization, excluding=member):
+        raise ServiceError(
+            "An organization must keep at least one administrator holding every permission.",
+            code="last_administrator",
+        )
+
+
+def _check_outranks(*, actor: User, organization: Organization, held: frozenset[str], verb: str) -> None:
+    """Refuse to change or remove a member holding a permission the actor does not hold."""
+    beyond = held - organization_permissions(user=actor, organization=organization)
+    if beyond:
+        raise ServiceError(
+            f"You cannot {verb} a member who holds permissions you do not hold: {', '.join(sorted(beyond))}.",
+            code="permission_denied",
+        )
 
 
 def _check_grantable(
@@ -88,7 +126,6 @@ def _resolve_permissions(role: str, permissions: list[str] | None) -> tuple[str,
     return perms.role_for(chosen), chosen
 
 
-@transaction.atomic
 @transaction.atomic
 def person_signup(*, email: str, user: User | None = None) -> User:
     """A person signs up on their own: their account (password generated and emailed) and their
@@ -136,6 +173,7 @@ def membership_update(
     membership: Membership,
     role: str | None = None,
     permissions: list[str] | None = None,
+    request: AnyRequest | None = None,
 ) -> Membership:
     """Apply a role preset, or an explicit permission list (which wins over ``role``)."""
     organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
@@ -148,21 +186,48 @@ def membership_update(
         permissions=chosen,
         field="permissions" if permissions is not None else "role",
     )
-    if perms.ADMINISTRATOR_PERMISSION not in chosen and not _administrator_count(
-        organization, excluding=membership.user
-    ):
-        raise ServiceError("An organization must keep at least one administrator.", code="last_administrator")
+    held = organization_permissions(user=membership.user, organization=organization)
+    _check_outranks(actor=actor, organization=organization, held=held, verb="change")
+    _check_keeps_a_full_administrator(
+        organization=organization, member=membership.user, held=held, after=chosen
+    )
+    before = {"role": membership.role, "permissions": sorted(held)}
     _set_member_permissions(organization=organization, user=membership.user, permissions=chosen)
     membership.role = role
     membership.save(update_fields=["role"])
+    changes = field_changes(before, {"role": role, "permissions": sorted(chosen)})
+    if changes:
+        record_audit_event(
+            organization=organization,
+            actor=actor,
+            kind=kinds.MEMBER_PERMISSIONS_CHANGED,
+            target=membership,
+            changes=changes,
+            request=request,
+        )
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
+def membership_remove(*, actor: User, membership: Membership, request: AnyRequest | None = None) -> None:
+    """Remove a member (``actor`` is the member themselves when they leave)."""
     organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
-    if not _administrator_count(organization, excluding=membership.user):
-        raise ServiceError("An organization must keep at least one administrator.", code="last_administrator")
+    held = organization_permissions(user=membership.user, organization=organization)
+    _check_outranks(actor=actor, organization=organization, held=held, verb="remove")
+    _check_keeps_a_full_administrator(
+        organization=organization, member=membership.user, held=held, after=frozenset()
+    )
+    record_audit_event(
+        organization=organization,
+        actor=actor,
+        kind=kinds.MEMBER_REMOVED,
+        target=membership,
+        changes={
+            "role": {"before": membership.role, "after": None},
+            "permissions": {"before": sorted(held), "after": None},
+        },
+        request=request,
+    )
     _clear_member_permissions(organization=organization, user=membership.user)
     membership.delete()
 
@@ -180,6 +245,7 @@ def invitation_create(
     email: str,
     role: str | None = None,
     permissions: list[str] | None = None,
+    request: AnyRequest | None = None,
 ) -> Invitation:
     email = email.strip().lower()
     role, chosen = _resolve_permissions(role or perms.CUSTOM, permissions)
@@ -217,6 +283,17 @@ def invitation_create(
         sent_at=now,
         expires_at=now + timedelta(days=settings.TTMT_INVITATION_TTL_DAYS),
     )
+    record_audit_event(
+        organization=organization,
+        actor=invited_by,
+        kind=kinds.INVITATION_CREATED,
+        target=invitation,
+        changes={
+            "email": {"before": None, "after": email},
+            "permissions": {"before": None, "after": sorted(chosen)},
+        },
+        request=request,
+    )
     transaction.on_commit(lambda: _send_invitation_email(invitation=invitation, token=token))
     return invitation
 
@@ -227,11 +304,21 @@ def _require_pending(invitation: Invitation) -> None:
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation) -> Invitation:
+def invitation_revoke(
+    *, invitation: Invitation, actor: User, request: AnyRequest | None = None
+) -> Invitation:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     _require_pending(invitation)
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
+    record_audit_event(
+        organization=invitation.organization,
+        actor=actor,
+        kind=kinds.INVITATION_REVOKED,
+        target=invitation,
+        changes={"email": {"before": invitation.email, "after": None}},
+        request=request,
+    )
     return invitation
 
 
@@ -292,21 +379,27 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    record_audit_event(
+        organization=invitation.organization,
+        actor=user,
+        kind=kinds.MEMBER_JOINED,
+        target=membership,
+        changes={"permissions": {"before": None, "after": sorted(invitation.permissions)}},
+    )
     return membership
 
 
 @transaction.atomic
 def invitation_signup(*, token: str) -> User:
-    """A person without an account signs up from the link: their account gets a generated,
-    emailed password, and they land in the inviting organization."""
+    """A person without an account creates one from the link: it gets a generated password,
+    emailed to the invited address. They join once they log in with it and accept (reading that
+    email is what proves the address; holding the link alone proves nothing)."""
     invitation = invitation_for_token(token, lock=True)
     if email_is_registered(invitation.email):
         raise InvitationInvalid(
             "An account with this email already exists: log in to accept.", code="account_exists"
         )
-    user = user_signup(email=invitation.email, record_email_address=True)
-    invitation_accept(token=token, user=user)
-    return user
+    return user_signup(email=invitation.email, record_email_address=True)
 
 
 def _send_invitation_email(*, invitation: Invitation, token: str) -> None:

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from orgs import views
+from orgs import security_views, views
 
 app_name = "orgs"
 urlpatterns = [
     path("", views.OrganizationListView.as_view(), name="list"),
     path("<slug:slug>/", views.OrganizationDetailView.as_view(), name="detail"),
     path("<slug:slug>/rename/", views.OrganizationRenameView.as_view(), name="rename"),
+    path("<slug:slug>/security/", security_views.OrganizationSecurityPageView.as_view(), name="security"),
     path("<slug:slug>/switch/", views.OrganizationSwitchView.as_view(), name="switch"),
     path("<slug:slug>/invitations/", views.InvitationCreateView.as_view(), name="invite"),
     path(

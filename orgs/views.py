@@ -1,11 +1,12 @@
 """Server-rendered pages for organizations, members and invitations."""
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views import View
 
 from accounts.services import email_is_registered
@@ -103,6 +104,7 @@ class InvitationCreateView(OrganizationPageView):
                 invitation = services.invitation_create(
                     organization=self.organization,
                     invited_by=request.user,
+                    request=request,
                     email=form.cleaned_data["email"],
                     **form.service_arguments(),
                 )
@@ -116,12 +118,14 @@ class InvitationCreateView(OrganizationPageView):
 
 class InvitationActionView(OrganizationPageView):
     required_permissions = {"post": "manage_members"}
-    actions = {"revoke": services.invitation_revoke, "resend": services.invitation_resend}
 
     def post(self, request, slug, pk, verb):
         invitation = get_object_or_404(Invitation, organization=self.organization, pk=pk)
         try:
-            self.actions[verb](invitation=invitation)
+            if verb == "revoke":
+                services.invitation_revoke(invitation=invitation, actor=request.user, request=request)
+            else:
+                services.invitation_resend(invitation=invitation)
         except ServiceError as error:
             messages.error(request, error.message)
         else:
@@ -157,7 +161,7 @@ class MemberEditView(OrganizationPageView):
         if form.is_valid():
             try:
                 services.membership_update(
-                    actor=request.user, membership=membership, **form.service_arguments()
+                    actor=request.user, membership=membership, request=request, **form.service_arguments()
                 )
             except ServiceError as error:
                 _form_error(form, error)
@@ -173,7 +177,7 @@ class MemberRemoveView(OrganizationPageView):
     def post(self, request, slug, pk):
         membership = get_object_or_404(Membership, organization=self.organization, pk=pk)
         try:
-            services.membership_remove(membership=membership)
+            services.membership_remove(actor=request.user, membership=membership, request=request)
         except ServiceError as error:
             messages.error(request, error.message)
             return redirect("orgs:detail", slug=slug)
@@ -185,7 +189,8 @@ class MemberRemoveView(OrganizationPageView):
 
 class InvitationOpenView(View):
     """The link in the invitation email. Logged in with the invited email: accept. No account
-    yet: create one (password emailed) and join. Anything else: say why, change nothing."""
+    yet: create one (its password is emailed) and log in with it to accept; opening the link
+    never logs anyone in. Anything else: say why, change nothing."""
 
     def _context(self, request, token):
         try:
@@ -205,16 +210,16 @@ class InvitationOpenView(View):
 
     def post(self, request, token):
         try:
-            if request.user.is_authenticated:
-                membership = services.invitation_accept(token=token, user=request.user)
-                organization = membership.organization
-            else:
+            if not request.user.is_authenticated:
                 user = services.invitation_signup(token=token)
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                organization = user.memberships.get().organization
-                messages.info(request, f"Your account is ready; its password was emailed to {user.email}.")
+                messages.info(
+                    request, f"Your account is ready: log in with the password we emailed to {user.email}."
+                )
+                return redirect(f"{reverse('account_login')}?{urlencode({'next': request.path})}")
+            membership = services.invitation_accept(token=token, user=request.user)
         except services.InvitationInvalid as error:
             return render(request, "orgs/invitation_open.html", {"error": error.message}, status=400)
+        organization = membership.organization
         request.session["current_organization"] = organization.slug
         messages.success(request, f"You joined {organization.name}.")
         return redirect("orgs:detail", slug=organization.slug)

@@ -3,11 +3,15 @@
 Thin views in the style of ``orgs.views``: parse the form, call the service, redirect with a message
 (or re-render with the error on its field). Passwords are write-only: no page ever renders one.
 A client secret exists only in the response to the POST that created or rotated it.
+Views that receive or use a password hide it from Django's error reports: the posted password and
+every local variable below the view (``CREDENTIAL_SAFE``).
 """
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from core.errors import ServiceError
 from orgs.views import OrganizationPageView, _form_error
@@ -16,6 +20,12 @@ from platforms.forms import ManagerApiForm, PlatformForm, ReportDbForm, ReportPa
 
 REPORT_PAGE_SIZE = 50
 
+# for a view class: error reports show neither a posted password nor any local variable of the
+# frames below its dispatch (the password travels through forms, services and the MySQL driver)
+CREDENTIAL_SAFE = method_decorator(
+    [sensitive_post_parameters("password"), sensitive_variables()], name="dispatch"
+)
+
 CHECK_LABELS = {
     "ok": "OK",
     "unreachable": "Unreachable",
@@ -23,6 +33,7 @@ CHECK_LABELS = {
     "database_missing": "Database missing",
     "tables_missing": "Tables missing",
     "error": "Error",
+    "address_not_allowed": "Address not allowed",
 }
 
 
@@ -116,6 +127,7 @@ def _summary(credentials, fields) -> dict | None:
     }
 
 
+@CREDENTIAL_SAFE
 class _CredentialsView(PlatformPageView):
     """GET shows the credentials (never the password), POST saves them."""
 
@@ -150,7 +162,9 @@ class _CredentialsView(PlatformPageView):
         form = self.form_class(request.POST)
         if form.is_valid():
             try:
-                self.setter(platform=platform, **form.service_arguments())
+                self.setter(
+                    platform=platform, actor=request.user, request=request, **form.service_arguments()
+                )
             except ServiceError as error:
                 _form_error(form, error)
             else:
@@ -164,7 +178,7 @@ class _CredentialsClearView(_CredentialsView):
 
     def post(self, request, slug, pk):
         platform = self.get_platform(pk)
-        self.clearer(platform=platform)
+        self.clearer(platform=platform, actor=request.user, request=request)
         messages.success(request, f"{self.label} credentials of {platform.name} cleared.")
         return redirect(self.url_name, slug=slug, pk=platform.pk)
 
@@ -182,6 +196,9 @@ class _CredentialsTestView(_CredentialsView):
         except services.NotConfigured as error:
             messages.error(request, error.message)
             return redirect(self.url_name, slug=slug, pk=platform.pk)
+        except services.ConnectionTestsThrottled as error:
+            messages.error(request, error.message)
+            return self.render_page(request, platform, status=429)
         return self.render_page(request, platform, check=check)
 
 
@@ -234,6 +251,7 @@ class ReportDbTestView(_ReportDb, _CredentialsTestView):
 # --- report database contents ---------------------------------------------------------------------
 
 
+@CREDENTIAL_SAFE
 class _ReportReadView(PlatformPageView):
     """A page of the platform's report database; its failures are shown, never raised."""
 

@@ -13,7 +13,10 @@ What it promises:
 * **Bounded waits.** Connect, read and write timeouts of ``timeout`` seconds (default 5).
 * **One failure vocabulary.** :func:`check_connection` never raises for server outcomes; it returns
   a :class:`ConnectionCheck`. The readers raise :class:`ReportDbError`; both carry a :class:`Status`.
-* **No secret leaks.** The password appears in no repr and no message.
+* **Public addresses only.** The host is resolved once and checked (``core.egress``); the session
+  connects to that address. A refused address is :attr:`Status.ADDRESS_NOT_ALLOWED`.
+* **No secret leaks.** The password appears in no repr and no message. Messages are this module's
+  own words: the server's text (which names the login and the server) is only logged.
 
 Times are trade-server time, returned naive as stored. Money, prices and lots are ``Decimal``.
 Each page (count and rows) is read in one transaction, so ``total`` matches the rows.
@@ -22,6 +25,7 @@ Each page (count and rows) is read in one transaction, so ``total`` matches the 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +35,10 @@ from typing import Any, Generic, TypeVar
 
 import pymysql
 from pymysql.connections import Connection
+
+from core import egress
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
 MAX_PAGE_SIZE = 500
@@ -62,6 +70,7 @@ class Status(StrEnum):
     DATABASE_MISSING = "database_missing"
     TABLES_MISSING = "tables_missing"
     ERROR = "error"  # any other server error, e.g. a refused statement
+    ADDRESS_NOT_ALLOWED = "address_not_allowed"  # the host is not a public address (core.egress)
 
 
 _STATUS_BY_CODE = {
@@ -157,19 +166,49 @@ class ReportTrade:
     is_open: bool
 
 
+def _message(status: Status, credentials: ConnectionParams) -> str:
+    where, database = credentials.address, credentials.database
+    return {
+        Status.UNREACHABLE: f"Could not connect to the report database at {where}.",
+        Status.AUTHENTICATION_FAILED: f"The report database at {where} refused the login or password.",
+        Status.DATABASE_MISSING: f"Database '{database}' is not on {where} or the login may not use it.",
+        Status.TABLES_MISSING: f"A report table is missing in database '{database}' on {where}.",
+        Status.ERROR: f"The report database '{database}' on {where} returned an error.",
+        Status.ADDRESS_NOT_ALLOWED: egress.NOT_ALLOWED_MESSAGE,
+    }[status]
+
+
+def _redacted(text: str, credentials: ConnectionParams) -> str:
+    text = text.replace(f"'{credentials.login}'", "'***'")  # how MySQL quotes the login it names
+    return text.replace(credentials.password, "***") if credentials.password else text
+
+
 def _error(exc: pymysql.MySQLError, credentials: ConnectionParams) -> ReportDbError:
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
     status = _STATUS_BY_CODE.get(code, Status.ERROR)
-    where, login, database = credentials.address, credentials.login, credentials.database
-    summary = {
-        Status.UNREACHABLE: f"Cannot reach the report database server at {where}",
-        Status.AUTHENTICATION_FAILED: f"{where} rejected login '{login}' (wrong login or password?)",
-        Status.DATABASE_MISSING: f"Database '{database}' is not on {where} or '{login}' may not use it",
-        Status.TABLES_MISSING: f"A report table is missing in database '{database}' on {where}",
-        Status.ERROR: f"The report database '{database}' on {where} returned an error",
-    }[status]
-    detail = exc.args[-1] if exc.args else type(exc).__name__
-    return ReportDbError(status, f"{summary}: {detail}")
+    detail = str(exc.args[-1]) if exc.args else ""
+    logger.warning(
+        "Report database %s: %s (%s %s: %s)",
+        credentials.address,
+        status,
+        type(exc).__name__,
+        code,
+        _redacted(detail, credentials),
+    )
+    return ReportDbError(status, _message(status, credentials))
+
+
+def _connect_address(credentials: ConnectionParams) -> tuple[str, int]:
+    try:
+        return egress.checked_address(credentials.host, credentials.port)
+    except egress.AddressNotAllowed:
+        logger.warning("Report database %s: refused address", credentials.address)
+        raise ReportDbError(
+            Status.ADDRESS_NOT_ALLOWED, _message(Status.ADDRESS_NOT_ALLOWED, credentials)
+        ) from None
+    except egress.HostNotFound:
+        logger.warning("Report database %s: the host does not resolve", credentials.address)
+        raise ReportDbError(Status.UNREACHABLE, _message(Status.UNREACHABLE, credentials)) from None
 
 
 @contextlib.contextmanager
@@ -178,12 +217,14 @@ def read_only_connection(
 ) -> Iterator[Connection]:
     """Yield a connection whose session is read-only with autocommit off; always rolled back and closed.
 
-    Server errors, while connecting or inside the block, are raised as :class:`ReportDbError`.
+    Server errors, while connecting or inside the block, and a refused address are raised as
+    :class:`ReportDbError`.
     """
+    host, port = _connect_address(credentials)
     try:
         connection = pymysql.connect(
-            host=credentials.host,
-            port=credentials.port,
+            host=host,
+            port=port,
             user=credentials.login,
             password=credentials.password,
             database=credentials.database,

@@ -1,6 +1,7 @@
 """Test data through the same services the product uses."""
 
 import base64
+from dataclasses import dataclass
 
 import factory
 
@@ -77,3 +78,73 @@ def connected_simulated_account(
         password="mt-password",
     )
     return account_setup(account_id=account.pk)
+
+
+@dataclass
+class OneOfEverything:
+    """An organization holding one object of every kind the API names (see ``one_of_everything``)."""
+
+    organization: Organization
+    admin: User
+    member: Membership
+    invitation: object
+    platform: object
+    client: object
+    client_secret: str
+    account: object
+    override: object
+    operation: object
+    source: object
+    manual_source: object
+    route: object
+    signal: object
+    trade: object
+
+
+def one_of_everything(name: str) -> OneOfEverything:
+    """An organization with an administrator, a second member (viewer), a pending invitation, a
+    platform, an API client holding every scope, a connected simulated account with a symbol
+    override and one order, a webhook signal source routed to the account with one signal, its
+    decision and its trade, and a manual source."""
+    from clients.services import client_create
+    from execution.accounts.services import symbol_override_set
+    from execution.orders.accept import order_place
+    from platforms.services import platform_create
+    from tests.execution.signals import factories as signal_factories
+
+    admin = UserFactory()
+    organization = organization_with_admin(admin, name)
+    invitation = services.invitation_create(
+        organization=organization,
+        invited_by=admin,
+        email=f"invitee@{organization.slug}.example",
+        role=perms.VIEWER,
+    )
+    client, secret = client_create(
+        organization=organization, created_by=admin, name="bot", scopes=sorted(perms.SCOPES)
+    )
+    account = connected_simulated_account(organization)
+    operation = order_place(account=account, symbol="EURUSD", side="buy", type="market")
+    source, _ = signal_factories.webhook_source(organization)
+    route = signal_factories.route(source, account)
+    signal = signal_factories.signal_row(source)
+    signal_factories.decision_row(signal, route, operations=[operation.pk])
+    return OneOfEverything(
+        organization=organization,
+        admin=admin,
+        member=add_member(organization, role=perms.VIEWER),
+        invitation=invitation,
+        platform=platform_create(
+            organization=organization, name="P1", type="mt4", api="simulated", servers=["Srv-1"]
+        ),
+        client=client,
+        client_secret=secret,
+        account=account,
+        override=symbol_override_set(account=account, alias="GOLDEN", broker_symbol="XAUUSD"),
+        operation=operation,
+        source=source,
+        manual_source=signal_factories.source(organization, name="Pasted"),
+        route=route,
+        signal=signal,
+        trade=signal_factories.trade_row(signal, route),
+    )

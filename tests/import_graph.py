@@ -8,7 +8,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("accounts", "clients", "core", "execution", "observability", "orgs", "platforms", "ttmt_site")
+PACKAGES = (
+    "accounts",
+    "audit",
+    "clients",
+    "core",
+    "execution",
+    "observability",
+    "orgs",
+    "platforms",
+    "ttmt_site",
+)
 
 
 def _module_name(path: Path) -> str:

@@ -97,3 +97,57 @@ def test_unknown_api_path_and_bad_json_use_the_one_error_shape(api, admin_user):
     response = api.post("/api/v1/orgs/", "{not json", content_type="application/json")
     assert response.status_code == 400
     assert set(response.json()["error"]) == {"status", "code", "message", "fields"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v1/orgs/acme/accounts/not-a-number/", "/api/"])
+def test_an_unknown_api_path_is_a_404_in_the_one_error_shape(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"status": 404, "code": "not_found", "message": "Not found.", "fields": {}}
+    }
+
+
+@pytest.mark.django_db
+def test_an_unknown_page_stays_an_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_a_crash_under_the_api_is_a_500_in_the_one_error_shape(api, admin_user, monkeypatch):
+    from orgs.api import views
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views.OrganizationViewSet, "list", crash)
+    api.force_authenticate(admin_user)
+    api.raise_request_exception = False
+    response = api.get("/api/v1/orgs/")
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "status": 500,
+        "code": "server_error",
+        "message": "A server error occurred.",
+        "fields": {},
+    }
+
+
+@pytest.mark.django_db
+def test_a_refused_host_under_the_api_is_a_400_in_the_one_error_shape(client):
+    response = client.get("/api/v1/orgs/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+
+
+@pytest.mark.django_db
+def test_a_body_past_the_upload_limit_is_a_413_in_the_one_error_shape(api, admin_user):
+    api.force_authenticate(admin_user)
+    body = '{"name": "' + "x" * 3_000_000 + '"}'  # DATA_UPLOAD_MAX_MEMORY_SIZE is 2.5 MB
+    response = api.post("/api/v1/orgs/", body, content_type="application/json")
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert (error["status"], error["code"]) == (413, "request_too_large")

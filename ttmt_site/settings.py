@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "guardian",
     "channels",
     "django_dramatiq",
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "clients",
     "execution",
     "observability",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "orgs.mfa_enforcement.MfaRequirementMiddleware",
 ]
 
 ROOT_URLCONF = "ttmt_site.urls"
@@ -161,7 +164,10 @@ LOGIN_REDIRECT_URL = "orgs:list"
 
 # --- allauth: email is the only identifier; the password is generated and emailed --------------
 ACCOUNT_ADAPTER = "orgs.signup.SignupAdapter"
-ACCOUNT_FORMS = {"login": "accounts.forms.EmailPasswordLoginForm"}
+ACCOUNT_FORMS = {
+    "login": "accounts.forms.EmailPasswordLoginForm",
+    "signup": "accounts.forms.EmailOnlySignupForm",
+}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -172,12 +178,19 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_RATE_LIMITS = {
     "signup": os.environ.get("TTMT_RATE_SIGNUP", "10/m/ip"),
     "login": os.environ.get("TTMT_RATE_LOGIN", "30/m/ip"),
+    # "key" is the account *from one address* (orgs.signup.SignupAdapter): guessing from one
+    # address is throttled without locking the account out for everybody else.
     "login_failed": os.environ.get("TTMT_RATE_LOGIN_FAILED", "10/m/ip,5/5m/key"),
     "reset_password": os.environ.get("TTMT_RATE_RESET_PASSWORD", "20/m/ip,5/m/key"),
     "reset_password_from_key": "20/m/ip",
     "change_password": "5/m/user",
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[TTMT] "
+# Two-factor login (allauth.mfa): an authenticator app and recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "TTMT"
+# allauth refuses 2FA to an unverified address; ours is proven by reading the emailed password.
+MFA_ALLOW_UNVERIFIED_EMAIL = True
 ANONYMOUS_USER_NAME = None  # guardian: no "AnonymousUser" row for an email-only user model
 GUARDIAN_RAISE_403 = False
 
@@ -301,6 +314,14 @@ TTMT_METRICS_PREFIX = "ttmt:metrics:"  # Redis keys of the counters every proces
 TTMT_INVITATION_TTL_DAYS = int(os.environ.get("TTMT_INVITATION_TTL_DAYS", "7"))
 
 TTMT_CLIENT_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("TTMT_CLIENT_AUTH_FAILURES_PER_MINUTE", "10"))
+# X-Forwarded-For is believed only from these addresses or CIDRs (core/client_ip.py); empty: never.
+TTMT_TRUSTED_PROXIES = env_list("TTMT_TRUSTED_PROXIES", "")
+
+# --- outbound connections on a user's behalf (core/egress.py) -------------------------------------
+# Loopback, private, link-local... addresses are refused unless this is set; bin/run (the embedded
+# default) sets it to reach services on this machine. Cloud metadata addresses are refused always.
+TTMT_ALLOW_PRIVATE_ADDRESSES = env_bool("TTMT_ALLOW_PRIVATE_ADDRESSES", False)
+TTMT_CONNECTION_TESTS_PER_MINUTE = int(os.environ.get("TTMT_CONNECTION_TESTS_PER_MINUTE", "10"))
 
 # --- REST API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -311,8 +332,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ttmt_site.api_errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "TTMT API",
@@ -342,6 +368,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- security (production values; all pass `check --deploy`) --------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Error pages and reports hide passwords and codes in DEBUG too (accounts/reporting.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "accounts.reporting.SecretsReporterFilter"
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -359,12 +387,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"redact_webhook_tokens": {"()": "core.logs.RedactWebhookTokens"}},
+    "filters": {"redact_url_tokens": {"()": "core.logs.RedactUrlTokens"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["redact_webhook_tokens"],
+            "filters": ["redact_url_tokens"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("TTMT_LOG_LEVEL", "INFO")},

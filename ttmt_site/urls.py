@@ -14,6 +14,7 @@ api_v1 = [
     path("orgs/", include("execution.protection.web.api_urls")),
     path("orgs/", include("platforms.api.urls")),
     path("orgs/", include("clients.api.urls")),
+    path("orgs/", include("audit.api.urls")),
     path("orgs/", include("orgs.api.urls")),
 ]
 
@@ -27,6 +28,7 @@ urlpatterns = [
     path("orgs/<slug:slug>/signals/", include("execution.signals.web.urls")),
     path("orgs/<slug:slug>/platforms/", include("platforms.urls")),
     path("orgs/<slug:slug>/clients/", include("clients.urls")),
+    path("orgs/<slug:slug>/audit/", include("audit.urls")),
     path("orgs/", include("orgs.urls")),
     path("invitations/", include("orgs.invitation_urls")),
     path("api/v1/", include((api_v1, "api"))),
@@ -34,3 +36,8 @@ urlpatterns = [
     path("hooks/signals/<uuid:public_id>/<str:url_token>/", signal_webhook, name="signal-webhook-token"),
     path("", include("observability.urls")),
 ]
+
+# Under /api/ Django's own errors use the API's one error shape too; elsewhere its pages.
+handler400 = "ttmt_site.api_errors.bad_request"
+handler404 = "ttmt_site.api_errors.page_not_found"
+handler500 = "ttmt_site.api_errors.server_error"

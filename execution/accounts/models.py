@@ -1,11 +1,14 @@
 """Trading accounts, the narrow credential they trade with, their symbols and risk settings."""
 
-from decimal import Decimal
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from core.encryption import EncryptedTextField
+from execution.accounts.symbols import AssetClass
 from orgs.models import Organization
 from platforms.models import TradePlatform
 
@@ -159,3 +162,66 @@ class RiskSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Risk settings of {self.account}"
+
+    def clean(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValidationError(problems)
+
+    def problems(self) -> dict[str, str]:
+        """What keeps these settings from sizing an order, by field (empty: nothing). Lots, a cap
+        and the risk % are finite numbers within the ``*_LOTS`` / ``*_RISK_PERCENT`` bounds; the
+        caps map known asset classes to lots."""
+        found = {
+            "mode": _choice_problem(self.mode, self.MODE_CHOICES),
+            "risk_level": _choice_problem(self.risk_level, self.LEVEL_CHOICES),
+            "fixed_lots": _bounded_problem(self.fixed_lots, MIN_LOTS, MAX_LOTS, "lots"),
+            "risk_percent": _bounded_problem(self.risk_percent, MIN_RISK_PERCENT, MAX_RISK_PERCENT, "%"),
+            "asset_caps": _asset_caps_problem(self.asset_caps),
+        }
+        return {name: problem for name, problem in found.items() if problem}
+
+
+# The bounds of risk settings: below the smallest lot nothing trades; above them a typo, not a plan.
+MIN_LOTS = Decimal("0.01")
+MAX_LOTS = Decimal("100")
+MIN_RISK_PERCENT = Decimal("0.01")
+MAX_RISK_PERCENT = Decimal("10")
+ASSET_CLASSES = tuple(asset.value for asset in AssetClass)
+
+
+def _choice_problem(value, choices) -> str | None:
+    known = [choice for choice, _label in choices]
+    return None if value in known else f"{value!r} is not one of {', '.join(known)}."
+
+
+def _number(value) -> Decimal | None:
+    """``value`` as a finite Decimal (a number or its text); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _bounded_problem(value, low: Decimal, high: Decimal, unit: str) -> str | None:
+    number = _number(value)
+    if number is None or not low <= number <= high:
+        return f"Give a number from {low} to {high} {unit}, not {value!r}."
+    return None
+
+
+def _asset_caps_problem(caps) -> str | None:
+    example = 'lots by asset class, e.g. {"metals": "0.5"}'
+    if not isinstance(caps, Mapping):
+        return f"Give an object of {example}."
+    unknown = sorted(str(asset) for asset in caps if asset not in ASSET_CLASSES)
+    if unknown:
+        return f"Unknown asset classes: {', '.join(unknown)}; known: {', '.join(ASSET_CLASSES)}."
+    for asset, lots in caps.items():
+        problem = _bounded_problem(lots, MIN_LOTS, MAX_LOTS, "lots")
+        if problem:
+            return f"{asset}: {problem}"
+    return None

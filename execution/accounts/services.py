@@ -2,13 +2,17 @@
 
 ``account_connect`` records the account (state ``connecting``) with the MetaTrader password
 encrypted, and enqueues the setup (``execution.accounts.setup``, run by the setup actor) after
-commit. Symbol names are resolved here, as a person or a signal writes them.
+commit. Symbol names are resolved here, as a person or a signal writes them. A new MetaTrader
+password and a change of risk settings are recorded in the organization's audit log, in the same
+transaction, with who made them (the password only as changed).
 """
 
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 
+from audit import kinds as audit_kinds
+from audit.services import Actor, AnyRequest, field_changes, record_audit_event, secret_changed
 from core.errors import ServiceError
 from execution.accounts import symbols as symbol_mapping
 from execution.accounts.actors import setup_account
@@ -69,7 +73,9 @@ def account_connect(
     return account
 
 
-def account_reconnect(*, account: TradingAccount, password: str) -> TradingAccount:
+def account_reconnect(
+    *, account: TradingAccount, password: str, actor: Actor, request: AnyRequest | None = None
+) -> TradingAccount:
     """Set the connection up again (after an error, or a changed password)."""
     if not password:
         raise ServiceError(
@@ -80,6 +86,14 @@ def account_reconnect(*, account: TradingAccount, password: str) -> TradingAccou
         account.setup_password = password
         account.set_state(TradingAccount.CONNECTING)
         account.save(update_fields=["setup_password", *TradingAccount.STATE_FIELDS])
+        record_audit_event(
+            organization=account.organization,
+            actor=actor,
+            kind=audit_kinds.ACCOUNT_CREDENTIALS_CHANGED,
+            target=account,
+            changes=secret_changed("password"),
+            request=request,
+        )
         transaction.on_commit(lambda: setup_account.send(account.pk))
     return account
 
@@ -131,8 +145,19 @@ def symbol_override_delete(*, override: SymbolOverride) -> None:
     override.delete()
 
 
-def risk_settings_set(*, account: TradingAccount, **fields) -> RiskSettings:
-    """Save the account's risk settings; asset-class caps only ever lower the volume."""
+RISK_FIELDS = ("mode", "risk_level", "fixed_lots", "risk_percent", "asset_caps")
+
+
+def _risk_values(settings_row: RiskSettings) -> dict:
+    return {name: getattr(settings_row, name) for name in RISK_FIELDS}
+
+
+@transaction.atomic
+def risk_settings_set(
+    *, account: TradingAccount, actor: Actor, request: AnyRequest | None = None, **fields
+) -> RiskSettings:
+    """Save the account's risk settings; asset-class caps only ever lower the volume. What changed
+    (before and after, the defaults standing for settings never saved) goes to the audit log."""
     caps = fields.get("asset_caps") or {}
     try:
         cleaned = {asset: str(Decimal(str(lots))) for asset, lots in caps.items()}
@@ -143,7 +168,20 @@ def risk_settings_set(*, account: TradingAccount, **fields) -> RiskSettings:
     unknown = set(cleaned) - {asset.value for asset in symbol_mapping.AssetClass}
     if unknown:
         raise ServiceError(f"Unknown asset classes: {', '.join(sorted(unknown))}.", field="asset_caps")
+    stored = RiskSettings.objects.select_for_update().filter(account=account).first()
+    before = _risk_values(stored or RiskSettings(account=account))
     settings_row, _ = RiskSettings.objects.update_or_create(
         account=account, defaults={**fields, "asset_caps": cleaned}
     )
+    settings_row.refresh_from_db(fields=RISK_FIELDS)  # the values as stored (e.g. 0.10, not 0.1)
+    changes = field_changes(before, _risk_values(settings_row))
+    if changes:
+        record_audit_event(
+            organization=account.organization,
+            actor=actor,
+            kind=audit_kinds.ACCOUNT_RISK_SETTINGS_CHANGED,
+            target=account,
+            changes=changes,
+            request=request,
+        )
     return settings_row

@@ -10,6 +10,7 @@ nothing asks which venue an account is on: it asks the connector
 import abc
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -17,6 +18,16 @@ from typing import Any, ClassVar
 from execution.accounts.models import TradingAccount
 from execution.broker.gateways.base import BrokerGateway, PendingOrder, Position
 from platforms.models import TradePlatform
+
+
+@dataclass(frozen=True)
+class ReferenceQuote:
+    """A symbol's market now, as a venue knows it without a broker session: the bid, the ask, and
+    the least distance of an SL, a TP or a pending price from them (the stops level, in price)."""
+
+    bid: Decimal
+    ask: Decimal
+    stop_distance: Decimal
 
 
 class StreamDriver:
@@ -118,6 +129,12 @@ class Connector(abc.ABC):
         """The mid price of ``symbol`` (the account's broker symbol) now, when the venue knows one
         without a broker session (the simulator's feed); None for a venue that needs a session,
         e.g. MetaApi."""
+        return None
+
+    def reference_quote(self, account: TradingAccount, symbol: str) -> ReferenceQuote | None:
+        """The bid/ask of ``symbol`` (the account's broker symbol) now with its stops level, when the
+        venue knows them without a broker session; None otherwise (then an order is judged without
+        a price)."""
         return None
 
     def stream_driver(self, account: TradingAccount) -> StreamDriver:

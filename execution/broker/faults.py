@@ -15,6 +15,12 @@ from execution.broker.gateways.simulated.state import (
 from execution.broker.registry import connector_for
 from platforms.models import TradePlatform
 
+# Bounds of the settings, for the forms and serializers that accept them.
+MAX_FAULT_LATENCY_SECONDS = 60
+MAX_FAULT_CODE = 99_999  # broker codes: MT5 10004..10046, MT4 up to 4 digits, -2 (not found)
+MAX_RETRY_AFTER_SECONDS = 3600
+MAX_SCRIPTED_ERRORS = 1000
+
 
 def _injection(*, account: TradingAccount | None, platform: TradePlatform | None) -> FaultInjection:
     faults = connector_for(platform or account.platform).faults

@@ -21,7 +21,13 @@ from django.conf import settings
 from core.blocking import run_blocking
 from core.errors import ServiceError
 from execution.accounts.models import TradingAccount
-from execution.broker.connector import Connector, FaultInjection, MarketScripting, StreamDriver
+from execution.broker.connector import (
+    Connector,
+    FaultInjection,
+    MarketScripting,
+    ReferenceQuote,
+    StreamDriver,
+)
 from execution.broker.gateways.base import BrokerGateway, PendingOrder, Position
 from execution.broker.gateways.simulated import (
     CATALOGS,
@@ -229,6 +235,17 @@ class SimulatedConnector(Connector):
         except KeyError:  # not a symbol of that server
             return None
         return (price.bid + price.ask) / 2
+
+    def reference_quote(self, account: TradingAccount, symbol: str) -> ReferenceQuote | None:
+        """The quote the account trades at on its server (as ``reference_price``), with the symbol's
+        stops level from the server's catalog."""
+        simulator = engine()
+        try:
+            entry = simulator.catalog(account.server).entries[symbol]
+        except KeyError:  # not a server or a symbol of the simulator
+            return None
+        price = simulator.quote(account.server, symbol, group=simulated_fault_group(account.platform))
+        return ReferenceQuote(bid=price.bid, ask=price.ask, stop_distance=entry.point * entry.stops_level)
 
     def stream_driver(self, account: TradingAccount) -> StreamDriver:
         return _SimulatorDriver(account)

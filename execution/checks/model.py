@@ -49,6 +49,9 @@ class Instrument:
     pip: Decimal  # from pip_size
     # (weekday 0=Mon..6, start minute, end minute) UTC; end 1440 = midnight; empty = always open
     sessions: tuple[tuple[int, int, int], ...] = ()
+    # the broker's least distance of an SL, a TP or a pending price from the market (its stops level
+    # in points x the point), 0: none, or not known
+    stop_distance: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class Step:
     result: Result
     code: str = ""
     message: str = ""  # for a person: what and why, with the numbers
+    field: str = ""  # the level it concerns (entry, zone, sl, tps), when one
 
     def to_dict(self) -> dict:
         return {"stage": self.stage, "result": self.result.value, "code": self.code, "message": self.message}

@@ -22,6 +22,13 @@ Promise:
 
 * The ``sanitizer`` runs before ``zone`` and ``reverse``: it judges the prices as the signal gave
   them (mirroring or resolving a price with a decimal slip would hide the slip).
+* ``ORDER_RULES`` (codes in ``ORDER_CODES``) judge an order a caller gives as it is, with no route
+  to correct it: ``evaluate(ctx, rules=ORDER_RULES)``. They refuse what the broker would refuse: a
+  level that is not a finite price above 0; a pending price on the wrong side of the market (a buy
+  limit or a sell stop not below it, a buy stop or a sell limit not above it: the ask for a buy, the
+  bid for a sell); an SL or TP on the wrong side of its reference (a market order's: the bid for a
+  buy's SL and a sell's TP, the ask for a buy's TP and a sell's SL; a pending order's: its price).
+  Both by at least ``Instrument.stop_distance``. A FAILED step names the level in ``field``.
 """
 
 from collections.abc import Callable, Mapping
@@ -35,6 +42,16 @@ from execution.checks.model import STOPS, Context, Evaluation, Levels, Quote, Re
 PLAUSIBLE_BAND = Decimal("0.30")  # a price within +-30% of the mid is plausible
 MAX_SLIP_EXPONENT = 2  # a decimal slip is corrected by at most 10^2 either way
 ZONE_MAX_WIDTH = Decimal("0.05")  # a zone at most 5% of its midpoint wide
+
+ORDER_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "PRICE_NOT_POSITIVE": "A price or level is not a finite number above 0.",
+        "PENDING_WRONG_SIDE": "A pending order's price is on the wrong side of the market, or nearer "
+        "than the symbol's stop level.",
+        "STOPS_INVALID": "An SL or TP is on the wrong side of the market (a pending order: of its "
+        "price), or nearer than the symbol's stop level.",
+    }
+)
 
 CODES: Mapping[str, str] = MappingProxyType(
     {
@@ -73,6 +90,7 @@ class Verdict:
     message: str = ""
     levels: Levels | None = None
     wait_until: datetime | None = None
+    field: str = ""  # the level a FAILED verdict concerns, when one
 
 
 @dataclass(frozen=True)
@@ -402,6 +420,79 @@ def _trading_hours(ctx: Context, _lv: Levels | None) -> Verdict:
     return _passed(f"{now:%H:%M} UTC is within the route's trading hours {window}")
 
 
+# A caller's own order
+
+
+def _named_levels(lv: Levels) -> list[tuple[str, str, Decimal]]:
+    """(field, name, price) of every level given."""
+    named = [("entry", "price", lv.entry), ("sl", "SL", lv.sl)]
+    named += [
+        ("zone", name, edge) for name, edge in zip(("zone low", "zone high"), lv.zone or (), strict=False)
+    ]
+    named += [("tps", f"TP{i}" if len(lv.tps) > 1 else "TP", tp) for i, tp in enumerate(lv.tps, 1)]
+    return [(field, name, price) for field, name, price in named if price is not None]
+
+
+def _positive(ctx: Context, lv: Levels) -> Verdict:
+    for field, name, price in _named_levels(lv):
+        if not price.is_finite() or price <= 0:
+            message = f"{name} {price} is not a price: give a number above 0"
+            return Verdict(Result.FAILED, "PRICE_NOT_POSITIVE", message, field=field)
+    return _passed("every price above 0")
+
+
+def _beyond(distance: Decimal) -> str:
+    return f" by at least {distance} (the symbol's stop level)" if distance > 0 else ""
+
+
+def _far_enough(gap: Decimal, distance: Decimal) -> bool:
+    """``gap``: how far a level is beyond its reference on its own side (negative: the wrong side)."""
+    return gap > 0 and gap >= distance
+
+
+def _pending_price(ctx: Context, lv: Levels) -> Verdict:
+    if lv.order_type == "market" or lv.entry is None:
+        return _passed("not a pending order at a price")
+    if ctx.quote is None:
+        return _deferred("PENDING_WRONG_SIDE")
+    price, name = _market(ctx.quote, lv.side), _price_name(lv.side)
+    below = (lv.order_type == "limit") == (lv.side == "buy")  # a buy limit, a sell stop
+    gap = price - lv.entry if below else lv.entry - price
+    where = f"{'below' if below else 'above'} the {name} {price}"
+    distance = ctx.instrument.stop_distance
+    if not _far_enough(gap, distance):
+        message = f"a {lv.side} {lv.order_type} at {lv.entry} must be {where}{_beyond(distance)}"
+        return Verdict(Result.FAILED, "PENDING_WRONG_SIDE", message, field="entry")
+    return _passed(f"a {lv.side} {lv.order_type} at {lv.entry}, {where}")
+
+
+def _stops(ctx: Context, lv: Levels) -> Verdict:
+    if lv.sl is None and not lv.tps:
+        return _passed("no SL or TP")
+    sign = _dir(lv.side)
+    if lv.order_type != "market":
+        if lv.entry is None:
+            return _deferred("STOPS_INVALID", _NEEDS_ENTRY)
+        sl_reference = tp_reference = (lv.entry, "the order's price")
+    elif ctx.quote is None:
+        return _deferred("STOPS_INVALID")
+    else:
+        bid, ask = (ctx.quote.bid, "the bid"), (ctx.quote.ask, "the ask")
+        sl_reference, tp_reference = (bid, ask) if lv.side == "buy" else (ask, bid)
+    distance = ctx.instrument.stop_distance
+    checked = [("sl", "SL", lv.sl, sl_reference, -sign)] if lv.sl is not None else []
+    checked += [
+        ("tps", name, price, tp_reference, sign) for field, name, price in _named_levels(lv) if field == "tps"
+    ]
+    for field, name, price, (reference, reference_name), toward in checked:
+        if not _far_enough(toward * (price - reference), distance):
+            side = "above" if toward > 0 else "below"
+            where = f"{side} {reference_name} {reference}{_beyond(distance)}"
+            message = f"{name} {price} of a {lv.side} must be {where}"
+            return Verdict(Result.FAILED, "STOPS_INVALID", message, field=field)
+    return _passed("the SL and TPs on their sides, far enough")
+
+
 def _level_rule(stage: str, codes: tuple[str, ...], check: Callable[..., Verdict]) -> Rule:
     return Rule(stage, codes, check, needs_levels=True, needs_instrument=True)
 
@@ -432,18 +523,25 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def evaluate(ctx: Context) -> Evaluation:
-    """Run ``RULES`` on ``ctx``; with a quote, a market order without a price takes the market's."""
+ORDER_RULES: tuple[Rule, ...] = (
+    _level_rule("positive", ("PRICE_NOT_POSITIVE",), _positive),
+    _level_rule("pending_price", ("PENDING_WRONG_SIDE",), _pending_price),
+    _level_rule("stops", ("STOPS_INVALID",), _stops),
+)
+
+
+def evaluate(ctx: Context, *, rules: tuple[Rule, ...] = RULES) -> Evaluation:
+    """Run ``rules`` on ``ctx``; with a quote, a market order without a price takes the market's."""
     levels = ctx.levels
     if levels is not None and ctx.quote is not None and levels.entry is None and levels.zone is None:
         levels = replace(levels, entry=_market(ctx.quote, levels.side))
     steps: list[Step] = []
     stopped = wait_until = None
-    for rule in RULES:
+    for rule in rules:
         if (rule.needs_levels and levels is None) or (rule.needs_instrument and ctx.instrument is None):
             continue
         verdict = rule.check(ctx, levels)
-        steps.append(Step(rule.stage, verdict.result, verdict.code, verdict.message))
+        steps.append(Step(rule.stage, verdict.result, verdict.code, verdict.message, verdict.field))
         if verdict.levels is not None:
             levels = verdict.levels
         if verdict.result in STOPS:

@@ -27,7 +27,8 @@ Server -> browser messages (JSON objects, ``type`` first; Decimals are strings, 
   reading in one line), note, posted_at, received_at, decisions [{id, route_id, account_id,
   account_name, outcome, outcome_label, code, reason}]}.
 * ``action_result`` {request_id, ok, operation | error}: the answer to a dashboard action.
-* ``kick`` {reason}: the membership ended; the server closes the socket (code 4403).
+* ``kick`` {reason}: the membership ended or its permissions changed; the server re-reads them and
+  closes the socket (code 4403) when nothing is left to see.
 * ``pong`` {request_id}: the answer to ``{"action": "ping"}``.
 
 Who receives what: account, link, positions, orders, tick and signal events need ``view_accounts``;

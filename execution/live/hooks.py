@@ -1,7 +1,8 @@
 """What makes live events: the pipeline's calls (operation saved, with its trade's plan for a
 trade's opening or protective move; attempt started or finished; a signal received with its
 decisions) and model signals (an operation accepted, an account saved or removed, a safety
-transition, a membership removed: its sockets are kicked). Connected once, by the app's ``ready``."""
+transition, a membership removed or its permissions changed: its sockets re-check them at once,
+closing if nothing is left to see). Connected once, by the app's ``ready``."""
 
 from django.db.models.signals import post_delete, post_save
 
@@ -118,9 +119,15 @@ def _membership_deleted(sender, instance, **kwargs) -> None:
     kick(instance.organization_id, instance.user_id)
 
 
+def _membership_saved(sender, instance, created, **kwargs) -> None:
+    if not created:  # its permissions changed (orgs.services.membership_update)
+        kick(instance.organization_id, instance.user_id)
+
+
 def connect_signals() -> None:
     post_save.connect(_operation_saved, sender=Operation, dispatch_uid="live-operation-saved")
     post_save.connect(_account_saved, sender=TradingAccount, dispatch_uid="live-account-saved")
     post_delete.connect(_account_deleted, sender=TradingAccount, dispatch_uid="live-account-deleted")
     post_save.connect(_safety_event_saved, sender=SafetyEvent, dispatch_uid="live-safety-saved")
     post_delete.connect(_membership_deleted, sender=Membership, dispatch_uid="live-membership-deleted")
+    post_save.connect(_membership_saved, sender=Membership, dispatch_uid="live-membership-saved")

@@ -5,7 +5,9 @@ Nothing here calls the broker: the pipeline (``execution.orders.pipeline``) does
 :func:`submit_many` accepts many in one write (a signal's fan-out); the functions after them build
 the parameters of the common kinds.
 A new order names its symbol as a person writes it (mapped to the broker's symbol here); its
-volume is decided later from the account's risk settings, never from the caller.
+volume is decided later from the account's risk settings, never from the caller. Its levels, and
+a position's new ones, are judged first (``execution.checks.acceptance``): levels that cannot be
+valid are refused with the field they concern, before anything is stored.
 """
 
 import hashlib
@@ -14,7 +16,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,6 +26,7 @@ from core.errors import ServiceError
 from execution.accounts.models import TradingAccount
 from execution.accounts.services import symbol_resolve
 from execution.accounts.symbols import SymbolError
+from execution.checks.acceptance import order_levels_check, position_levels_check
 from execution.live import hooks
 from execution.orders import pipeline
 from execution.orders.actors import enqueue, enqueue_many
@@ -149,6 +152,15 @@ def submit_many(planned: Sequence[Planned]) -> list[Operation]:
     return operations
 
 
+def _price(value, field: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ServiceError(f"{value!r} is not a price.", field=field, code="invalid_price") from None
+
+
 def _level(value) -> str | None:
     return None if value is None else str(Decimal(str(value)))
 
@@ -172,6 +184,16 @@ def order_place(
         raise ServiceError(str(error), field="symbol", code="unknown_symbol") from None
     if type != "market" and price is None:
         raise ServiceError(f"A {type} order needs a price.", field="price")
+    price, sl, tp = _price(price, "price"), _price(sl, "sl"), _price(tp, "tp")
+    order_levels_check(
+        account=account,
+        symbol=resolution.broker_symbol,
+        side=side,
+        type=type,
+        price=price,
+        sl=sl,
+        tps=() if tp is None else (tp,),
+    )
     params = {
         "symbol": resolution.broker_symbol,
         "requested_symbol": symbol,
@@ -213,10 +235,14 @@ def position_modify(
             if sl is not KEEP and tp is not KEEP
             else ("modify_sl" if sl is not KEEP else "modify_tp")
         )
+    new_sl = None if sl is KEEP or breakeven else _price(sl, "sl")
+    new_tp = None if tp is KEEP else _price(tp, "tp")
     if sl is not KEEP and not breakeven:
-        params["sl"] = _level(sl)
+        params["sl"] = _level(new_sl)
     if tp is not KEEP:
-        params["tp"] = _level(tp)
+        params["tp"] = _level(new_tp)
+    if new_sl is not None or new_tp is not None:
+        position_levels_check(account=account, position_id=position_id, sl=new_sl, tp=new_tp)
     return submit(account=account, kind=kind, params=params, requested_by=requested_by)
 
 

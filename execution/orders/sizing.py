@@ -3,17 +3,15 @@
 Promise: :func:`order_volume` reads the account's risk settings (the defaults when it has none) and
 the symbol's specification, and returns the volume policy's result (``execution.safety.volume``);
 an order that cannot be sent at that volume (an unknown symbol, a volume below the symbol's minimum)
-raises :class:`Rejected` with the reason. It records nothing: the pipeline does.
+raises :class:`Rejected` with the reason, and so does a setting stored out of its bounds (saved
+before they were enforced, or written around them: ``RiskSettings.problems``), never a crash of the
+worker. It records nothing: the pipeline does.
 """
 
 from decimal import Decimal
 
 from execution.accounts.models import AccountSymbol, RiskSettings, TradingAccount
 from execution.safety import volume as volume_policy
-
-
-def _decimal(value) -> Decimal | None:
-    return None if value in (None, "") else Decimal(str(value))
 
 
 class Rejected(Exception):
@@ -44,17 +42,23 @@ def order_volume(
         settings_row = account_symbol.account.risk_settings
     except RiskSettings.DoesNotExist:
         settings_row = RiskSettings(account=account)
-    mode, fixed_lots, risk_percent = settings_row.mode, settings_row.fixed_lots, settings_row.risk_percent
-    if own_risk:
-        mode = own_risk["mode"]
-        fixed_lots = _decimal(own_risk.get("fixed_lots")) or fixed_lots
-        risk_percent = _decimal(own_risk.get("risk_percent")) or risk_percent
+    effective = RiskSettings(
+        mode=own_risk["mode"] if own_risk else settings_row.mode,
+        risk_level=settings_row.risk_level,
+        fixed_lots=(own_risk or {}).get("fixed_lots") or settings_row.fixed_lots,
+        risk_percent=(own_risk or {}).get("risk_percent") or settings_row.risk_percent,
+        asset_caps=settings_row.asset_caps,
+    )
+    problems = effective.problems()
+    if problems:
+        listed = "; ".join(f"{field}: {problem}" for field, problem in problems.items())
+        raise Rejected(f"The risk settings cannot size an order ({listed}). Correct them and retry.")
     risk = volume_policy.RiskSettings(
-        mode=volume_policy.VolumeMode(mode),
-        risk_level=volume_policy.RiskLevel(settings_row.risk_level),
-        fixed_lots=fixed_lots * multiplier,
-        risk_percent=risk_percent * multiplier,
-        asset_caps={k: Decimal(str(v)) for k, v in (settings_row.asset_caps or {}).items()},
+        mode=volume_policy.VolumeMode(effective.mode),
+        risk_level=volume_policy.RiskLevel(effective.risk_level),
+        fixed_lots=Decimal(str(effective.fixed_lots)) * multiplier,
+        risk_percent=Decimal(str(effective.risk_percent)) * multiplier,
+        asset_caps={asset: Decimal(str(lots)) for asset, lots in effective.asset_caps.items()},
     )
     spec = volume_policy.SymbolSpec(
         tick_size=account_symbol.tick_size,

@@ -3,6 +3,13 @@
 Promise: every broker or transport error is turned into a :class:`Classification` here and only
 here, keyed by ``(source, code)`` because MT4 and MT5 numbers mean different things. Codes that
 are not in the table classify as UNKNOWN and are logged for investigation.
+
+INVALID_INPUT is the broker refusing the request itself (its stops, its volume, its price): final
+like PERMANENT, but it says nothing about the broker or the account, so it neither trips the
+safety pause nor counts towards the broker health monitor. It refines the seed's PERMANENT for
+invalid stops and volumes and its TRANSIENT for an MT5 invalid price (sending the same price again
+cannot succeed); MT4's invalid price (129) stays TRANSIENT: it is MT4's answer to a market order
+sent at a stale quote, which a retry at a fresh one fixes.
 """
 
 import logging
@@ -23,6 +30,7 @@ SOURCES: tuple[Source, ...] = ("mt5", "mt4", "metaapi", "transport")
 class Category(StrEnum):
     TRANSIENT = "transient"
     PERMANENT = "permanent"
+    INVALID_INPUT = "invalid_input"  # the request's own levels or volume: not a broker fault
     MARKET_CLOSED = "market_closed"
     RATE_LIMITED = "rate_limited"
     CONNECTION = "connection"
@@ -34,7 +42,7 @@ class PauseEffect(StrEnum):
     """How an outcome feeds the per-account safety pause (see :mod:`execution.safety.pause`)."""
 
     RESET = "reset"  # a success: clears the consecutive failure counts
-    NONE = "none"  # not a broker fault (a closed market): neither counts nor resets
+    NONE = "none"  # not a broker fault (a closed market, an invalid request): neither counts nor resets
     TRANSIENT = "transient"  # counts towards the consecutive-failure threshold
     PERMANENT = "permanent"  # counts towards both thresholds
 
@@ -46,6 +54,7 @@ RETRYABLE: frozenset[Category] = frozenset(
 PAUSE_EFFECT: Mapping[Category, PauseEffect] = {
     Category.SUCCESS: PauseEffect.RESET,
     Category.MARKET_CLOSED: PauseEffect.NONE,
+    Category.INVALID_INPUT: PauseEffect.NONE,
     Category.TRANSIENT: PauseEffect.TRANSIENT,
     Category.RATE_LIMITED: PauseEffect.TRANSIENT,
     Category.CONNECTION: PauseEffect.TRANSIENT,
@@ -76,9 +85,10 @@ class Classification:
         return self.pause_effect in (PauseEffect.TRANSIENT, PauseEffect.PERMANENT)
 
 
-_T, _P, _MC, _RL, _C, _S = (
+_T, _P, _I, _MC, _RL, _C, _S = (
     Category.TRANSIENT,
     Category.PERMANENT,
+    Category.INVALID_INPUT,
     Category.MARKET_CLOSED,
     Category.RATE_LIMITED,
     Category.CONNECTION,
@@ -97,9 +107,9 @@ _MT5: tuple[tuple[int, str | None, Category, str], ...] = (
     (10011, "TRADE_RETCODE_ERROR", _T, "request processing error"),
     (10012, "TRADE_RETCODE_TIMEOUT", _T, "request cancelled by timeout"),
     (10013, "TRADE_RETCODE_INVALID", _P, "invalid request"),
-    (10014, "TRADE_RETCODE_INVALID_VOLUME", _P, "invalid volume"),
-    (10015, "TRADE_RETCODE_INVALID_PRICE", _T, "invalid price"),
-    (10016, "TRADE_RETCODE_INVALID_STOPS", _P, "invalid stops"),
+    (10014, "TRADE_RETCODE_INVALID_VOLUME", _I, "invalid volume"),
+    (10015, "TRADE_RETCODE_INVALID_PRICE", _I, "invalid price"),
+    (10016, "TRADE_RETCODE_INVALID_STOPS", _I, "invalid stops"),
     (10017, "TRADE_RETCODE_TRADE_DISABLED", _P, "trade disabled"),
     (10018, "TRADE_RETCODE_MARKET_CLOSED", _MC, "market closed"),
     (10019, "TRADE_RETCODE_NO_MONEY", _P, "not enough money"),
@@ -120,7 +130,7 @@ _MT5: tuple[tuple[int, str | None, Category, str], ...] = (
     (10034, "TRADE_RETCODE_LIMIT_VOLUME", _P, "volume limit for the symbol reached"),
     (10035, "TRADE_RETCODE_INVALID_ORDER", _P, "incorrect or prohibited order type"),
     (10036, "TRADE_RETCODE_POSITION_CLOSED", _P, "position already closed"),
-    (10038, "TRADE_RETCODE_INVALID_CLOSE_VOLUME", _P, "close volume exceeds position volume"),
+    (10038, "TRADE_RETCODE_INVALID_CLOSE_VOLUME", _I, "close volume exceeds position volume"),
     (10039, "TRADE_RETCODE_CLOSE_ORDER_EXIST", _P, "a close order already exists for the position"),
     (10040, "TRADE_RETCODE_LIMIT_POSITIONS", _P, "open positions limit reached"),
     (10041, "TRADE_RETCODE_REJECT_CANCEL", _P, "pending order activation rejected, order cancelled"),
@@ -155,8 +165,8 @@ _MT4: tuple[tuple[int, str, Category, str], ...] = (
     (65, "ERR_INVALID_ACCOUNT", _P, "invalid account"),
     (128, "ERR_TRADE_TIMEOUT", _T, "trade timeout"),
     (129, "ERR_INVALID_PRICE", _T, "invalid price"),
-    (130, "ERR_INVALID_STOPS", _P, "invalid stops"),
-    (131, "ERR_INVALID_TRADE_VOLUME", _P, "invalid trade volume"),
+    (130, "ERR_INVALID_STOPS", _I, "invalid stops"),
+    (131, "ERR_INVALID_TRADE_VOLUME", _I, "invalid trade volume"),
     (132, "ERR_MARKET_CLOSED", _MC, "market closed"),
     (133, "ERR_TRADE_DISABLED", _P, "trade disabled"),
     (134, "ERR_NOT_ENOUGH_MONEY", _P, "not enough money"),

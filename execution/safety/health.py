@@ -5,9 +5,10 @@ within ``window`` (10 s), every account on that platform is paused for ``pause_d
 other platforms are unaffected. The pause ends lazily from the clock (no timers) and the failure
 window starts empty afterwards. Only failures that say something about the broker count: those
 whose pause effect is transient (TRANSIENT, CONNECTION, RATE_LIMITED, UNKNOWN). PERMANENT rejects
-(a wrong volume, an unknown symbol) are account- or request-specific and must not let one tenant
-pause a whole broker; MARKET_CLOSED is not a fault. Transitions are logged, returned and passed to
-the optional ``on_transition`` listener, like :mod:`execution.safety.pause`.
+(an unknown symbol, no money) are account- or request-specific and must not let one tenant pause a
+whole broker; MARKET_CLOSED and INVALID_INPUT (the request's own stops, price or volume) are not
+faults. Transitions are logged, returned and passed to the optional ``on_transition`` listener,
+like :mod:`execution.safety.pause`.
 """
 
 from collections.abc import Callable

@@ -14,8 +14,9 @@ Which outcomes count (``errors.PAUSE_EFFECT``, the single source):
 * PERMANENT adds to both the consecutive-failure and the consecutive-permanent count (threshold 2),
   so any 5 failures in a row trip, whatever their mix;
 * SUCCESS resets both counts;
-* MARKET_CLOSED neither counts nor resets: a closed market is not a broker fault and says nothing
-  about the broker's health.
+* MARKET_CLOSED and INVALID_INPUT neither count nor reset: a closed market, or the broker refusing
+  the request's own stops, price or volume, is not a broker fault and says nothing about the
+  broker's health.
 
 Outcomes of permits granted before the latest transition (another epoch), or of a test permit whose
 lease expired, are ignored: the breaker already reacted to the period they belong to.

@@ -23,6 +23,7 @@ from execution import checks
 from execution.accounts.models import AccountSymbol, TradingAccount
 from execution.accounts.services import symbol_resolve
 from execution.accounts.symbols import SymbolError, known_instrument
+from execution.checks.acceptance import order_levels_check
 from execution.orders.accept import Planned, new_client_tag, submit_many
 from execution.orders.models import Operation
 from execution.orders.trade_calls import MAX_LEGS, leg_tag, open_trade_params
@@ -465,6 +466,9 @@ def trade_open(
     point = Decimal(1).scaleb(-row.digits)  # levels to the symbol's digits, as the broker keeps them
     price, sl = (None if level is None else level.quantize(point) for level in (price, sl))
     tps = [tp.quantize(point) for tp in tps]
+    order_levels_check(
+        account=account, symbol=row.name, side=side, type=type, price=price, sl=sl, tps=tps, tp_field="tps"
+    )
     levels = checks.Levels(
         side=side,
         order_type=type,

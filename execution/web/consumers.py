@@ -3,8 +3,10 @@
 A thin edge: authenticated by the session; only a member of the organization holding
 ``view_accounts`` or ``view_operations`` is accepted (anyone else is refused before the handshake
 completes); events are filtered by the member's permissions; actions need ``trade`` and go through
-``submit_action`` (the same pipeline as any operation). Membership is re-checked on every
-action and at least every ``RECHECK_SECONDS`` while events flow; a removed member is kicked at once.
+``submit_action`` (the same pipeline as any operation). Membership and permissions are re-checked
+on every action and at least every ``RECHECK_SECONDS`` while events flow, and at once when the
+membership is removed (the socket is kicked) or its permissions change (the events that follow are
+filtered by the new ones; kicked if nothing is left to see).
 """
 
 import functools
@@ -28,6 +30,7 @@ from execution.orders import accept
 from execution.orders.models import Operation
 from execution.protection import services as protection
 from observability import recording
+from orgs.security import mfa_setup_required
 from orgs.selectors import organization_for_member, organization_permissions
 
 RECHECK_SECONDS = 15.0
@@ -39,8 +42,8 @@ class BadRequest(Exception):
 
 def _access(user, slug: str):
     organization = organization_for_member(user=user, slug=slug)
-    if organization is None:
-        return None, frozenset()
+    if organization is None or mfa_setup_required(user=user, organization=organization):
+        return None, frozenset()  # not a member, or one who must set up two-factor login first
     return organization, organization_permissions(user=user, organization=organization)
 
 
@@ -194,7 +197,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def _kick(self):
         self.kicked = True
-        await self.send_json({"type": "kick", "reason": "You are no longer a member of this organization."})
+        reason = "You are no longer a member of this organization, or may no longer see its live data."
+        await self.send_json({"type": "kick", "reason": reason})
         await self.close(code=audience.KICK_CLOSE_CODE)
 
     # -- from the channel layer -------------------------------------------------------------------
@@ -206,7 +210,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(event)
 
     async def live_kick(self, message):
-        # the membership row is gone: confirm (a re-added member keeps the socket)
+        # the membership was removed or its permissions changed: re-read them now (kicked if
+        # nothing is left to see; a re-added member keeps the socket)
         await self._still_member(force=True)
 
     # -- from the browser -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import re
 from django import forms
 
 from execution.accounts.models import TradingAccount
+from execution.broker import faults
 from execution.broker.faults import SCRIPTED_TRANSPORT_FAULTS, FaultSettings
 from orgs.models import Organization
 from platforms.models import TradePlatform
@@ -84,7 +85,9 @@ class SymbolOverrideForm(forms.Form):
 class FaultSettingsForm(forms.Form):
     """The simulated broker's fault settings for one account (saving replaces them all)."""
 
-    latency_seconds = forms.FloatField(min_value=0, initial=0, label="Latency (seconds)")
+    latency_seconds = forms.FloatField(
+        min_value=0, max_value=faults.MAX_FAULT_LATENCY_SECONDS, initial=0, label="Latency (seconds)"
+    )
     scripted_errors = forms.CharField(
         required=False,
         label="Scripted errors",
@@ -94,13 +97,21 @@ class FaultSettingsForm(forms.Form):
     error_rate = forms.FloatField(
         min_value=0, max_value=1, initial=0, help_text="Probability (0 to 1) that a call fails."
     )
-    error_rate_code = forms.IntegerField(initial=10024, help_text="The code of those random failures.")
+    error_rate_code = forms.IntegerField(
+        min_value=-faults.MAX_FAULT_CODE,
+        max_value=faults.MAX_FAULT_CODE,
+        initial=10024,
+        help_text="The code of those random failures.",
+    )
     disconnected = forms.BooleanField(required=False, help_text="Every call fails as not connected.")
     applies_to = forms.ChoiceField(
         choices=[("all", "All calls"), ("trading", "Trading calls only"), ("queries", "Queries only")]
     )
     retry_after_seconds = forms.FloatField(
-        min_value=0, required=False, help_text="Put on injected 10024 (too many requests) errors."
+        min_value=0,
+        max_value=faults.MAX_RETRY_AFTER_SECONDS,
+        required=False,
+        help_text="Put on injected 10024 (too many requests) errors.",
     )
 
     @classmethod
@@ -117,7 +128,17 @@ class FaultSettingsForm(forms.Form):
 
     def clean_scripted_errors(self) -> list[int | str]:
         entries = [entry.strip() for entry in re.split(r"[,\s]+", self.cleaned_data["scripted_errors"])]
-        return [int(entry) if re.fullmatch(r"-?\d+", entry) else entry.lower() for entry in entries if entry]
+        chosen = [
+            int(entry) if re.fullmatch(r"-?\d+", entry) else entry.lower() for entry in entries if entry
+        ]
+        if len(chosen) > faults.MAX_SCRIPTED_ERRORS:
+            raise forms.ValidationError(f"At most {faults.MAX_SCRIPTED_ERRORS} scripted errors.")
+        out_of_range = [
+            entry for entry in chosen if isinstance(entry, int) and abs(entry) > faults.MAX_FAULT_CODE
+        ]
+        if out_of_range:
+            raise forms.ValidationError(f"{out_of_range[0]}: a code is within +-{faults.MAX_FAULT_CODE}.")
+        return chosen
 
     def service_arguments(self) -> dict:
         return dict(self.cleaned_data)

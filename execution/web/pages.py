@@ -220,7 +220,12 @@ class AccountReconnectView(AccountDetailView):
         form = ReconnectForm(request.POST)
         if form.is_valid():
             try:
-                services.account_reconnect(account=account, password=form.cleaned_data["password"])
+                services.account_reconnect(
+                    account=account,
+                    password=form.cleaned_data["password"],
+                    actor=request.user,
+                    request=request,
+                )
             except ServiceError as error:
                 _form_error(form, error)
             else:

@@ -4,7 +4,8 @@ It resolves, once per request, the organization named by the URL and what the ca
 there, for a person (by membership) or an API client (by its scopes, in its own organization
 only). A caller who is not a member gets 404 (the organization's existence is not revealed); a
 member without the permission the view declares for the action gets 403. Views declare
-``required_permissions`` (action -> permission codename).
+``required_permissions`` (action -> permission codename). A person (not an API client) whose
+organization requires two-factor login and who has not set it up gets 403 ``mfa_required``.
 
 It also keeps each view to its organization's rows. A view declares ``queryset`` over all rows and,
 when its model reaches the organization through a relation, ``organization_field`` (the lookup
@@ -22,6 +23,7 @@ from rest_framework import exceptions, status, viewsets
 from clients.models import ApiClient
 from core.errors import ServiceError
 from orgs.models import Organization
+from orgs.security import MFA_SETUP_MESSAGE, mfa_setup_required
 from orgs.selectors import caller_access, organizations_of_caller
 
 
@@ -112,6 +114,8 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
         if organization is None:
             raise exceptions.NotFound()
         self.organization = organization
+        if self.api_client is None and mfa_setup_required(user=request.user, organization=organization):
+            raise exceptions.PermissionDenied(MFA_SETUP_MESSAGE, code="mfa_required")
         self.check_caller_permission()
 
     def check_caller_permission(self) -> None:

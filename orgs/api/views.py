@@ -101,11 +101,13 @@ class MemberViewSet(OrganizationScopedViewSet):
         membership = self.get_object()
         serializer = MemberUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.membership_update(actor=request.user, membership=membership, **serializer.validated_data)
+        services.membership_update(
+            actor=request.user, membership=membership, request=request, **serializer.validated_data
+        )
         return Response(MemberSerializer(self._row_for(pk)).data)
 
     def destroy(self, request, slug, pk):
-        services.membership_remove(membership=self.get_object())
+        services.membership_remove(actor=request.user, membership=self.get_object(), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -125,13 +127,16 @@ class InvitationViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
         serializer = InvitationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         invitation = services.invitation_create(
-            organization=self.organization, invited_by=request.user, **serializer.validated_data
+            organization=self.organization,
+            invited_by=request.user,
+            request=request,
+            **serializer.validated_data,
         )
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(description="Revoke a pending invitation (its link stops working).")
     def destroy(self, request, slug, pk):
-        services.invitation_revoke(invitation=self.get_object())
+        services.invitation_revoke(invitation=self.get_object(), actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

@@ -87,8 +87,11 @@ class ReportTradeSerializer(serializers.Serializer):
     is_open = serializers.BooleanField()
 
 
+MAX_REPORT_PAGE = 100_000  # 50 million rows at the largest page size: past any real report database
+
+
 class ReportQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = serializers.IntegerField(min_value=1, max_value=MAX_REPORT_PAGE, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=500, default=50)
 
 

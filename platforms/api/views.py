@@ -1,11 +1,16 @@
-"""Trade platforms, their credentials and report databases, and API clients, over the API."""
+"""Trade platforms, their credentials and report databases, and API clients, over the API.
+
+Error reports of these views show neither a posted password nor any local variable below the view.
+"""
 
 from dataclasses import asdict
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.response import Response
 
 from orgs.api.base import OrganizationScopedViewSet
@@ -40,6 +45,7 @@ def _page_response(page: report_db.Page, serializer_class) -> Response:
     )
 
 
+@method_decorator([sensitive_post_parameters("password"), sensitive_variables()], name="dispatch")
 class TradePlatformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     queryset = TradePlatform.objects.select_related("manager_api", "report_db")
     serializer_class = TradePlatformSerializer
@@ -62,6 +68,11 @@ class TradePlatformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
         "report_db_accounts": "view_platforms",
         "report_db_trades": "view_platforms",
     }
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.ConnectionTestsThrottled):
+            exc = Throttled(wait=exc.wait, detail=exc.summary)
+        return super().handle_exception(exc)
 
     def create(self, request, slug):
         serializer = self.get_serializer(data=request.data)
@@ -88,10 +99,15 @@ class TradePlatformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
         if request.method == "PUT":
             serializer = serializer_class(data=request.data)
             serializer.is_valid(raise_exception=True)
-            credentials = setter(platform=platform, **serializer.validated_data)
+            credentials = setter(
+                platform=platform,
+                actor=self.api_client or request.user,
+                request=request,
+                **serializer.validated_data,
+            )
             return Response(serializer_class(credentials).data)
         if request.method == "DELETE":
-            clearer(platform=platform)
+            clearer(platform=platform, actor=self.api_client or request.user, request=request)
             return Response(status=status.HTTP_204_NO_CONTENT)
         credentials = getattr(platform, related, None)
         if credentials is None:

@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
@@ -60,6 +61,32 @@ def test_signup_with_a_registered_email_creates_nothing_and_sends_no_password(cl
     assert User.objects.count() == 1
     assert admin_user.check_password("correct horse battery staple")
     assert not any("password:" in m.body for m in mail.outbox)
+
+
+def test_signup_with_a_registered_email_answers_like_a_new_signup_and_tells_the_owner(client, admin_user):
+    new = client.post(reverse("account_signup"), {"email": "newcomer@example.com"})
+    mail.outbox.clear()
+
+    registered = client.post(reverse("account_signup"), {"email": admin_user.email.upper()})
+
+    assert (registered.status_code, registered.url) == (new.status_code, new.url)
+    assert registered.url == reverse("accounts:password_sent")
+    assert "_auth_user_id" not in client.session
+    assert User.objects.filter(email__iexact=admin_user.email).count() == 1
+    (notice,) = mail.outbox
+    assert notice.to == [admin_user.email]
+    assert "tried to sign up" in notice.subject
+    assert reverse("account_login") in notice.body
+    assert reverse("account_reset_password") in notice.body
+    assert "password:" not in notice.body
+
+
+def test_repeated_signups_with_a_registered_email_send_the_owner_one_notice(client, admin_user):
+    for _ in range(3):
+        response = client.post(reverse("account_signup"), {"email": admin_user.email})
+        assert response.url == reverse("accounts:password_sent")
+
+    assert [m.to for m in mail.outbox] == [[admin_user.email]]
 
 
 def test_signup_rejects_a_malformed_email_with_a_field_message(client):
@@ -127,13 +154,47 @@ def test_signup_and_reset_are_rate_limited(client, url_name, data_for, limit):
     assert statuses[limit] == 429
 
 
-def test_failed_logins_are_rate_limited_per_account(client, admin_user):
-    for n in range(5):
-        client.post(reverse("account_login"), {"login": admin_user.email, "password": f"guess{n}"})
+def test_failed_logins_throttle_the_guessing_address_not_the_account(client, admin_user):
+    """Wrong passwords from one address do not lock the owner out from another (a known email
+    could be locked out by anyone); the guessing address stays throttled, even with the right one."""
+    attacker = {"REMOTE_ADDR": "203.0.113.7"}
+    for n in range(8):
+        client.post(
+            reverse("account_login"), {"login": admin_user.email, "password": f"guess{n}"}, **attacker
+        )
 
     response = client.post(
-        reverse("account_login"), {"login": admin_user.email, "password": "correct horse battery staple"}
+        reverse("account_login"),
+        {"login": admin_user.email, "password": "correct horse battery staple"},
+        **attacker,
     )
-
     assert "_auth_user_id" not in client.session
     assert "Too many failed login attempts" in response.content.decode()
+
+    owner = Client(REMOTE_ADDR="198.51.100.20")
+    response = owner.post(
+        reverse("account_login"), {"login": admin_user.email, "password": "correct horse battery staple"}
+    )
+    assert response.status_code == 302
+    assert int(owner.session["_auth_user_id"]) == admin_user.pk
+
+
+def test_behind_a_trusted_proxy_failed_logins_are_counted_per_forwarded_address(client, admin_user, settings):
+    """Every request arrives from the proxy: counted by its address, one guesser would lock out
+    everyone; the forwarded client address (core.client_ip) keeps the owner out of it."""
+    settings.TTMT_TRUSTED_PROXIES = ["10.0.0.2"]
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    for n in range(12):
+        client.post(
+            reverse("account_login"),
+            {"login": admin_user.email, "password": f"guess{n}"},
+            HTTP_X_FORWARDED_FOR="203.0.113.7",
+            **proxy,
+        )
+
+    owner = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.20")
+    response = owner.post(
+        reverse("account_login"), {"login": admin_user.email, "password": "correct horse battery staple"}
+    )
+    assert response.status_code == 302
+    assert int(owner.session["_auth_user_id"]) == admin_user.pk

@@ -36,7 +36,7 @@ def desk(transactional_db):
         user = UserFactory()
         organization = organization_with_admin(user, name="Live Desk")
         account = connected_simulated_account(organization, name="Sim Demo", server="SimBroker-Demo")
-        risk_settings_set(account=account, mode="fixed", fixed_lots=Decimal("0.02"))
+        risk_settings_set(account=account, actor=None, mode="fixed", fixed_lots=Decimal("0.02"))
         return user, organization, account
 
     return off_the_loop(create)
@@ -221,7 +221,7 @@ def test_a_routed_signal_s_trade_reaches_tp1_and_moves_to_breakeven_live(page, t
     user, organization, account = desk
 
     def prepare():
-        risk_settings_set(account=account, mode="fixed", fixed_lots=Decimal("0.03"))
+        risk_settings_set(account=account, actor=None, mode="fixed", fixed_lots=Decimal("0.03"))
         simulated_market_set(platform=account.platform, instrument="BTCUSD", move_to=65000, over_seconds=0)
         source = signal_factories.source(organization, name="VIP")
         signal_factories.route(source, account)

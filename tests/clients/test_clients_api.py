@@ -66,14 +66,74 @@ def test_wrong_or_malformed_credentials_are_401(api, organization, created):
         assert response.json()["error"]["code"] == "authentication_failed"
 
 
-@override_settings(TTMT_CLIENT_AUTH_FAILURES_PER_MINUTE=3)
-def test_failed_authentication_is_throttled_even_for_the_right_secret_afterwards(api, organization, created):
+@override_settings(TTMT_CLIENT_AUTH_FAILURES_PER_MINUTE=10)
+def test_failures_are_throttled_yet_the_right_secret_from_that_ip_gets_through(api, organization, created):
     url = f"/api/v1/orgs/{organization.slug}/platforms/"
     as_client(api, created["client_id"], "guess")
-    assert [api.get(url).status_code for _ in range(3)] == [401, 401, 401]
-    assert api.get(url).status_code == 429
+    statuses = [api.get(url, REMOTE_ADDR="198.51.100.7").status_code for _ in range(20)]
+    assert statuses == [401] * 10 + [429] * 10
+    throttled = api.get(url, REMOTE_ADDR="198.51.100.7")
+    assert throttled.json()["error"]["code"] == "throttled" and "Retry-After" in throttled
+
     as_client(api, created["client_id"], created["client_secret"])
-    assert api.get(url).status_code == 429
+    assert api.get(url, REMOTE_ADDR="198.51.100.7").status_code == 200
+
+
+def _second_client(api, admin_user, organization) -> dict:
+    api.force_authenticate(admin_user)
+    response = api.post(
+        clients_url(organization), {"name": "other bot", "scopes": ["platforms:read"]}, format="json"
+    )
+    api.force_authenticate(None)
+    return response.json()
+
+
+@override_settings(TTMT_CLIENT_AUTH_FAILURES_PER_MINUTE=10)
+def test_failures_for_one_client_do_not_throttle_another(api, admin_user, organization, created):
+    other = _second_client(api, admin_user, organization)
+    url = f"/api/v1/orgs/{organization.slug}/platforms/"
+    as_client(api, created["client_id"], "guess")
+    for n in range(20):  # spread over many addresses: counted per client id too
+        api.get(url, REMOTE_ADDR=f"198.51.100.{n + 1}")
+    assert api.get(url, REMOTE_ADDR="203.0.113.50").status_code == 429
+
+    as_client(api, other["client_id"], "typo")
+    assert api.get(url, REMOTE_ADDR="203.0.113.60").status_code == 401
+    as_client(api, other["client_id"], other["client_secret"])
+    assert api.get(url, REMOTE_ADDR="198.51.100.1").status_code == 200
+
+
+def _failures_seen_from(api, url, count: int, **headers) -> list[int]:
+    """``count`` failed authentications, each with another unknown client id (so that only the
+    per-IP count can throttle them)."""
+    statuses = []
+    for n in range(count):
+        api.credentials(HTTP_AUTHORIZATION=basic_auth(f"ttmt_nobody{n}", "guess"))
+        statuses.append(
+            api.get(url, **{key: value.format(n=n) for key, value in headers.items()}).status_code
+        )
+    return statuses
+
+
+@override_settings(TTMT_CLIENT_AUTH_FAILURES_PER_MINUTE=10, TTMT_TRUSTED_PROXIES=["10.0.0.0/8"])
+def test_a_spoofed_forwarded_for_from_a_client_is_ignored(api, organization):
+    url = f"/api/v1/orgs/{organization.slug}/platforms/"
+    statuses = _failures_seen_from(
+        api, url, 11, REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="203.0.113.{n}"
+    )
+    assert statuses == [401] * 10 + [429]  # all counted on 198.51.100.7
+
+
+@override_settings(TTMT_CLIENT_AUTH_FAILURES_PER_MINUTE=10, TTMT_TRUSTED_PROXIES=["10.0.0.0/8"])
+def test_forwarded_for_from_a_trusted_proxy_names_the_client(api, organization):
+    url = f"/api/v1/orgs/{organization.slug}/platforms/"
+    spread = _failures_seen_from(api, url, 11, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.{n}")
+    assert spread == [401] * 11  # eleven clients behind the proxy, one failure each
+
+    one = _failures_seen_from(
+        api, url, 11, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="9.9.9.{n}, 203.0.113.99"
+    )
+    assert one == [401] * 10 + [429]  # one client, whatever it wrote to the left of the proxy's entry
 
 
 def test_rotate_replaces_the_secret_at_once(api, admin_user, organization, created):

@@ -40,6 +40,9 @@ def argv(line: str) -> list[str]:
     return out.decode().split("\0")[:-1]
 
 
+WEB_SERVER = ["python", "-m", "ttmt_site.web_server"]
+
+
 def test_the_procfile_starts_every_process_of_the_production_design():
     assert list(procfile()) == ["web", "worker", "setup", "housekeeping", "recordings"]
 
@@ -58,8 +61,8 @@ def test_every_procfile_command_exists_and_accepts_its_arguments():
         if args[0] == GRACEFUL:  # a Dramatiq command stopped cleanly by one SIGTERM
             args = args[1:]
             assert "rundramatiq" in args, name
-        if args[0] == "daphne":
-            options = CommandLineInterface().parser.parse_args(args[1:])
+        if args[:3] == WEB_SERVER:
+            options = CommandLineInterface().parser.parse_args(args[3:])
             assert options.port == 8000
             import_string(options.application.replace(":", "."))
             continue
@@ -136,7 +139,12 @@ def test_bin_prod_starts_ready_and_a_sigterm_to_honcho_stops_every_process(
         assert honcho.cmdline()[1].endswith("honcho")  # bin/prod became honcho (exec)
         children = honcho.children(recursive=True)
         names = " ".join(" ".join(child.cmdline()) for child in children)
-        for expected in ("daphne", "--queues execution", "--queues account_setup", "sweep_operations"):
+        for expected in (
+            "ttmt_site.web_server",
+            "--queues execution",
+            "--queues account_setup",
+            "sweep_operations",
+        ):
             assert expected in names
         assert "play_recordings" in names
 

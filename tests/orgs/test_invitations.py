@@ -5,6 +5,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from accounts.models import User
 from orgs import permissions as perms
@@ -50,7 +51,23 @@ def test_existing_user_accepts_after_logging_in_with_the_chosen_permissions(
     assert Invitation.objects.get().status == Invitation.ACCEPTED
 
 
-def test_person_without_account_signs_up_from_the_link_and_lands_in_the_organization(
+def emailed_password(email: str) -> str:
+    (password,) = [
+        found.group(1)
+        for message in mail.outbox
+        if message.to == [email] and (found := re.search(r"^\s*password:\s+(\S+)", message.body, re.M))
+    ]
+    return password
+
+
+def sign_up_and_accept(client, link: str, email: str):
+    """A new person: create the account from the link, log in with the emailed password, accept."""
+    client.post(link)
+    client.post(reverse("account_login"), {"login": email, "password": emailed_password(email)})
+    return client.post(link)
+
+
+def test_person_without_account_signs_up_from_the_link_logs_in_with_the_emailed_password_and_joins(
     api, client, admin_user, organization
 ):
     api.force_authenticate(admin_user)
@@ -64,12 +81,25 @@ def test_person_without_account_signs_up_from_the_link_and_lands_in_the_organiza
 
     page = client.get(link)
     assert page.status_code == 200
-    assert "Create my account and join" in page.content.decode()
+    assert "Create my account" in page.content.decode()
     response = client.post(link)
 
+    # the account exists, but holding the link logs nobody in and joins nothing: the login form
+    # (back to the link) asks for the password emailed to the invited address
     user = User.objects.get(email="new@example.com")
-    assert response.url == reverse("orgs:detail", args=[organization.slug])
-    assert int(client.session["_auth_user_id"]) == user.pk
+    assert response.status_code == 302
+    assert response.url == f"{reverse('account_login')}?{urlencode({'next': link})}"
+    assert "_auth_user_id" not in client.session
+    assert not Membership.objects.filter(user=user).exists()
+    assert Invitation.objects.get().status == Invitation.PENDING
+    password = emailed_password("new@example.com")
+    assert user.check_password(password)
+
+    logged_in = client.post(response.url, {"login": "new@example.com", "password": password})
+    assert logged_in.url == link
+    accepted = client.post(link)
+
+    assert accepted.url == reverse("orgs:detail", args=[organization.slug])
     assert list(organizations_for_user(user)) == [organization]  # no personal organization
     assert organization_permissions(user=user, organization=organization) == {
         "view_organization",
@@ -77,10 +107,21 @@ def test_person_without_account_signs_up_from_the_link_and_lands_in_the_organiza
         "trade",
     }
     assert Membership.objects.get(user=user).role == perms.CUSTOM
-    password_mail = mail.outbox[-1]
-    assert password_mail.to == ["new@example.com"]
-    password = re.search(r"password:\s+(\S+)", password_mail.body).group(1)
-    assert user.check_password(password)
+    assert Invitation.objects.get().status == Invitation.ACCEPTED
+
+
+def test_an_anonymous_post_for_an_existing_account_neither_logs_in_nor_joins(
+    client, admin_user, organization
+):
+    UserFactory(email="carol@example.com")
+    _, link = _pending(organization, admin_user)
+
+    response = client.post(link)
+
+    assert response.status_code == 400
+    assert "log in to accept" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert not Membership.objects.filter(user__email="carol@example.com").exists()
 
 
 def _pending(organization, admin_user, email="carol@example.com"):
@@ -117,7 +158,7 @@ def test_revoked_invitation_is_refused(client, api, admin_user, organization):
 
 def test_used_invitation_is_refused(client, admin_user, organization):
     _, link = _pending(organization, admin_user)
-    client.post(link)  # signs up and joins
+    sign_up_and_accept(client, link, "carol@example.com")
     client.logout()
     _assert_refused(client, link, "already been used")
     assert User.objects.filter(email="carol@example.com").count() == 1
@@ -145,13 +186,13 @@ def test_resend_replaces_the_link_and_restarts_the_clock(api, client, admin_user
     new_link = link_in(mail.outbox[-1])
     assert new_link != old_link
     assert client.get(old_link).status_code == 400
-    assert client.post(new_link).status_code == 302
+    assert sign_up_and_accept(client, new_link, "carol@example.com").status_code == 302
     assert Membership.objects.filter(user__email="carol@example.com").exists()
 
 
 def test_cannot_resend_or_revoke_an_accepted_invitation(api, client, admin_user, organization):
     invitation, link = _pending(organization, admin_user)
-    client.post(link)
+    sign_up_and_accept(client, link, "carol@example.com")
     api.force_authenticate(admin_user)
     base = f"/api/v1/orgs/{organization.slug}/invitations/{invitation.pk}/"
     for response in (api.post(base + "resend/"), api.delete(base)):

@@ -72,6 +72,66 @@ def test_nobody_grants_more_than_they_hold(api, organization):
     assert organization_permissions(user=target.user, organization=organization) == perms.ROLES["viewer"]
 
 
+MEMBER_MANAGER = frozenset({"view_organization", "manage_members"})
+
+
+def test_a_member_manager_can_neither_strip_nor_remove_an_administrator(api, admin_user, organization):
+    manager = add_member(organization, permissions=MEMBER_MANAGER).user
+    own = Membership.objects.get(user=admin_user)
+    api.force_authenticate(manager)
+
+    strip = api.patch(
+        members_url(organization, own.pk), {"permissions": ["view_organization"]}, format="json"
+    )
+    remove = api.delete(members_url(organization, own.pk))
+
+    for response in (strip, remove):
+        assert response.status_code == 403
+        error = response.json()["error"]
+        assert error["code"] == "permission_denied"
+        assert (
+            "holds permissions you do not hold: change_organization" in error["fields"]["non_field_errors"][0]
+        )
+    assert (
+        organization_permissions(user=admin_user, organization=organization) == perms.ROLES["administrator"]
+    )
+
+
+def test_a_member_manager_changes_and_removes_members_at_or_below_their_permissions(api, organization):
+    manager = add_member(organization, permissions=MEMBER_MANAGER).user
+    peer = add_member(organization, permissions={"view_organization"})
+    api.force_authenticate(manager)
+
+    response = api.patch(
+        members_url(organization, peer.pk), {"permissions": sorted(MEMBER_MANAGER)}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert organization_permissions(user=peer.user, organization=organization) == MEMBER_MANAGER
+    assert api.delete(members_url(organization, peer.pk)).status_code == 204
+
+
+def test_the_last_member_holding_every_permission_can_neither_give_one_up_nor_leave(
+    api, admin_user, organization
+):
+    """Another administrator holding all but one permission does not count: nobody could ever
+    grant that permission again."""
+    add_member(organization, permissions=perms.ROLES["administrator"] - {"trade"})
+    own = Membership.objects.get(user=admin_user)
+    api.force_authenticate(admin_user)
+
+    without_trade = sorted(perms.ROLES["administrator"] - {"trade"})
+    give_up = api.patch(members_url(organization, own.pk), {"permissions": without_trade}, format="json")
+    leave = api.delete(members_url(organization, own.pk))
+
+    for response in (give_up, leave):
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "last_administrator"
+    assert (
+        organization_permissions(user=admin_user, organization=organization) == perms.ROLES["administrator"]
+    )
+
+
 def test_unknown_permission_is_a_field_error(api, admin_user, organization):
     target = add_member(organization)
     api.force_authenticate(admin_user)

@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from orgs import permissions as perms
 from orgs.models import Membership, Organization
 from orgs.selectors import organization_permissions
 from tests.factories import UserFactory, add_member, organization_with_admin
@@ -51,6 +52,27 @@ def test_last_administrator_cannot_remove_themselves_on_the_page(client, admin_u
     assert Membership.objects.filter(pk=own.pk).exists()
 
 
+def test_a_member_manager_cannot_strip_or_remove_an_administrator_on_the_pages(
+    client, admin_user, organization
+):
+    manager = add_member(organization, permissions={"view_organization", "manage_members"}).user
+    own = Membership.objects.get(user=admin_user)
+    client.force_login(manager)
+    refusal = "You cannot {} a member who holds permissions you do not hold"
+
+    edit = client.post(
+        reverse("orgs:member_edit", args=[organization.slug, own.pk]),
+        {"role": "viewer", "permissions": ["view_organization"]},
+    )
+    remove = client.post(reverse("orgs:member_remove", args=[organization.slug, own.pk]), follow=True)
+
+    assert edit.status_code == 400 and refusal.format("change") in edit.content.decode()
+    assert refusal.format("remove") in remove.content.decode()
+    assert (
+        organization_permissions(user=admin_user, organization=organization) == perms.ROLES["administrator"]
+    )
+
+
 def test_pages_of_another_organization_are_404(client, admin_user, organization):
     stranger = UserFactory()
     organization_with_admin(stranger, "Elsewhere")
@@ -89,3 +111,18 @@ def test_anonymous_is_sent_to_login(client, organization):
     response = client.get(reverse("orgs:detail", args=[organization.slug]))
     assert response.status_code == 302
     assert response.url.startswith(reverse("account_login"))
+
+
+def test_the_organization_page_links_its_security_policy_and_to_administrators_its_audit_log(
+    client, admin_user, organization
+):
+    security = reverse("orgs:security", args=[organization.slug])
+    audit_log = reverse("audit:log", args=[organization.slug])
+    client.force_login(admin_user)
+    page = client.get(reverse("orgs:detail", args=[organization.slug])).content.decode()
+    assert security in page and audit_log in page
+
+    viewer = add_member(organization, role=perms.VIEWER).user
+    client.force_login(viewer)
+    page = client.get(reverse("orgs:detail", args=[organization.slug])).content.decode()
+    assert security in page and audit_log not in page

@@ -47,7 +47,13 @@ def _unused_port() -> int:
 
 
 def _manager_form(**overrides) -> dict:
-    return {"host": "10.0.0.5", "port": "443", "login": "1001", "password": MANAGER_PASSWORD, **overrides}
+    return {
+        "host": "mgr1.broker.example",
+        "port": "443",
+        "login": "1001",
+        "password": MANAGER_PASSWORD,
+        **overrides,
+    }
 
 
 def _report_form(setup: ReportDbSetup, **overrides) -> dict:
@@ -69,10 +75,11 @@ def admin_client(client, admin_user):
 
 
 @pytest.fixture
-def report_platform(organization, mt4_report_db: ReportDbSetup) -> TradePlatform:
+def report_platform(organization, mt4_report_db: ReportDbSetup, private_addresses_allowed) -> TradePlatform:
     platform = _platform(organization, "MT4 Reports")
     reader = mt4_report_db.reader
     platforms.report_db_set(
+        actor=None,
         platform=platform,
         host=reader.host,
         port=reader.port,
@@ -152,9 +159,17 @@ def test_add_edit_and_delete_a_platform(admin_client, organization):
 def test_list_shows_which_credentials_are_set_and_actions_only_to_managers(client, admin_user, organization):
     bare = _platform(organization, "Bare")
     full = _platform(organization, "Full")
-    platforms.manager_api_set(platform=full, host="10.0.0.1", port=443, login="1", password=MANAGER_PASSWORD)
+    platforms.manager_api_set(
+        actor=None, platform=full, host="mgr.broker.example", port=443, login="1", password=MANAGER_PASSWORD
+    )
     platforms.report_db_set(
-        platform=full, host="db", port=3306, database="mt4", login="r", password=DB_PASSWORD
+        actor=None,
+        platform=full,
+        host="db.example",
+        port=3306,
+        database="mt4",
+        login="r",
+        password=DB_PASSWORD,
     )
 
     client.force_login(admin_user)
@@ -198,11 +213,11 @@ def test_manager_api_password_is_never_rendered_and_kept_when_omitted(admin_clie
     saved = admin_client.post(url, _manager_form(), follow=True)
     assert saved.redirect_chain == [(url, 302)]
     result = _html(saved)
-    assert "password set" in result and "10.0.0.5" in result
+    assert "password set" in result and "mgr1.broker.example" in result
     assert MANAGER_PASSWORD not in result
     stored = ManagerApiCredentials.objects.get(platform=platform)
     assert (stored.host, stored.port, stored.login, stored.password) == (
-        "10.0.0.5",
+        "mgr1.broker.example",
         443,
         "1001",
         MANAGER_PASSWORD,
@@ -217,10 +232,12 @@ def test_manager_api_password_is_never_rendered_and_kept_when_omitted(admin_clie
         assert MANAGER_PASSWORD not in html, page_url
     assert "password set" in _html(admin_client.get(url))
 
-    kept = admin_client.post(url, _manager_form(host="10.0.0.6", port="444", password=""), follow=True)
+    kept = admin_client.post(
+        url, _manager_form(host="mgr2.broker.example", port="444", password=""), follow=True
+    )
     assert "password set" in _html(kept)
     stored.refresh_from_db()
-    assert (stored.host, stored.port, stored.password) == ("10.0.0.6", 444, MANAGER_PASSWORD)
+    assert (stored.host, stored.port, stored.password) == ("mgr2.broker.example", 444, MANAGER_PASSWORD)
 
     cleared = admin_client.post(_url("platforms:manager_api_clear", organization, platform.pk), follow=True)
     assert "No credentials set" in _html(cleared)
@@ -259,7 +276,9 @@ def test_report_db_password_is_never_rendered_and_kept_when_omitted(admin_client
     assert not ReportDbCredentials.objects.filter(platform=platform).exists()
 
 
-def test_manager_api_test_connection_ok_and_unreachable(admin_client, organization):
+def test_manager_api_test_connection_ok_and_unreachable(
+    admin_client, organization, private_addresses_allowed
+):
     platform = _platform(organization)
     test_url = _url("platforms:manager_api_test", organization, platform.pk)
 
@@ -271,7 +290,7 @@ def test_manager_api_test_connection_ok_and_unreachable(admin_client, organizati
         listener.listen(1)
         port = listener.getsockname()[1]
         platforms.manager_api_set(
-            platform=platform, host="127.0.0.1", port=port, login="1", password=MANAGER_PASSWORD
+            actor=None, platform=platform, host="127.0.0.1", port=port, login="1", password=MANAGER_PASSWORD
         )
         response = admin_client.post(test_url)
     assert response.status_code == 200
@@ -281,13 +300,15 @@ def test_manager_api_test_connection_ok_and_unreachable(admin_client, organizati
     assert MANAGER_PASSWORD not in html
 
     closed = _unused_port()
-    platforms.manager_api_set(platform=platform, host="127.0.0.1", port=closed, login="1")
+    platforms.manager_api_set(actor=None, platform=platform, host="127.0.0.1", port=closed, login="1")
     html = _html(admin_client.post(test_url))
     assert "Unreachable" in html and f"127.0.0.1:{closed} does not answer" in html
     assert ">OK<" not in html
 
 
-def test_report_db_test_connection_against_mariadb(admin_client, organization, mt4_report_db: ReportDbSetup):
+def test_report_db_test_connection_against_mariadb(
+    admin_client, organization, mt4_report_db: ReportDbSetup, private_addresses_allowed
+):
     platform = _platform(organization)
     url = _url("platforms:report_db", organization, platform.pk)
     test_url = _url("platforms:report_db_test", organization, platform.pk)
@@ -302,6 +323,7 @@ def test_report_db_test_connection_against_mariadb(admin_client, organization, m
     assert reader.password not in html
 
     platforms.report_db_set(
+        actor=None,
         platform=platform,
         host=reader.host,
         port=reader.port,
@@ -312,6 +334,7 @@ def test_report_db_test_connection_against_mariadb(admin_client, organization, m
     assert "Tables missing" in html and "Missing tables: MT4_TRADES" in html
 
     platforms.report_db_set(
+        actor=None,
         platform=platform,
         host=reader.host,
         port=reader.port,
@@ -323,11 +346,17 @@ def test_report_db_test_connection_against_mariadb(admin_client, organization, m
     wrong = "not-" + reader.password
     admin_client.post(url, _report_form(mt4_report_db, password=wrong))
     html = _html(admin_client.post(test_url))
-    assert "Authentication failed" in html and f"rejected login '{reader.login}'" in html
+    assert "Authentication failed" in html and "refused the login or password." in html
+    assert "Access denied" not in html  # the server's own words stay in the log
     assert wrong not in html and reader.password not in html
 
     platforms.report_db_set(
-        platform=platform, host="127.0.0.1", port=_unused_port(), database="mt4", login=reader.login
+        actor=None,
+        platform=platform,
+        host="127.0.0.1",
+        port=_unused_port(),
+        database="mt4",
+        login=reader.login,
     )
     assert "Unreachable" in _html(admin_client.post(test_url))
 
@@ -372,7 +401,9 @@ def test_report_trades_page_filters(admin_client, organization, report_platform)
     assert admin_client.get(url, {"from": "2024-03-06T00:00+02:00"}).status_code == 400
 
 
-def test_report_pages_show_errors_instead_of_failing(admin_client, organization, mt4_report_db):
+def test_report_pages_show_errors_instead_of_failing(
+    admin_client, organization, mt4_report_db, private_addresses_allowed
+):
     platform = _platform(organization)
     for name in ("platforms:report_accounts", "platforms:report_trades"):
         response = admin_client.get(_url(name, organization, platform.pk))
@@ -383,6 +414,7 @@ def test_report_pages_show_errors_instead_of_failing(admin_client, organization,
 
     reader = dataclasses.replace(mt4_report_db.reader, password="wrong-" + mt4_report_db.reader.password)
     platforms.report_db_set(
+        actor=None,
         platform=platform,
         host=reader.host,
         port=reader.port,
@@ -394,7 +426,7 @@ def test_report_pages_show_errors_instead_of_failing(admin_client, organization,
         response = admin_client.get(_url(name, organization, platform.pk))
         assert response.status_code == 200
         html = _html(response)
-        assert f"rejected login '{reader.login}'" in html
+        assert "refused the login or password." in html and "Access denied" not in html
         assert reader.password not in html and "Traceback" not in html
 
 
@@ -432,10 +464,16 @@ def _get_urls(organization, platform) -> list[str]:
 def _credentialed_platform_and_client(organization, admin_user):
     platform = _platform(organization)
     platforms.manager_api_set(
-        platform=platform, host="127.0.0.1", port=1, login="1", password=MANAGER_PASSWORD
+        actor=None, platform=platform, host="mgr.broker.example", port=1, login="1", password=MANAGER_PASSWORD
     )
     platforms.report_db_set(
-        platform=platform, host="127.0.0.1", port=1, database="mt4", login="r", password=DB_PASSWORD
+        actor=None,
+        platform=platform,
+        host="db.broker.example",
+        port=1,
+        database="mt4",
+        login="r",
+        password=DB_PASSWORD,
     )
     api_client, _ = clients.client_create(
         organization=organization, created_by=admin_user, name="Bot", scopes=["platforms:read"]
@@ -462,7 +500,7 @@ def test_viewer_sees_platform_pages_but_every_post_is_403(client, admin_user, or
 
     platform.refresh_from_db()
     assert platform.name == "MT4 Live"
-    assert ManagerApiCredentials.objects.get(platform=platform).host == "127.0.0.1"
+    assert ManagerApiCredentials.objects.get(platform=platform).host == "mgr.broker.example"
     assert ReportDbCredentials.objects.filter(platform=platform).exists()
     api_client.refresh_from_db()
     assert api_client.is_active and api_client.rotated_at is None

@@ -1,4 +1,5 @@
-"""platforms.report_db against a real MariaDB/MySQL report database (see report_db_fixtures)."""
+"""platforms.report_db against a real MariaDB/MySQL report database (see report_db_fixtures), on
+this machine: every test here allows private addresses, but the ones about refusing them."""
 
 import dataclasses
 import socket
@@ -11,6 +12,8 @@ import pytest
 from platforms import report_db
 from platforms.report_db import ReportDbError, Status
 from tests.platforms.report_db_fixtures import ReportDbSetup  # fixture mt4_report_db comes via conftest
+
+pytestmark = pytest.mark.usefixtures("private_addresses_allowed")
 
 
 def _unused_port() -> int:
@@ -44,9 +47,7 @@ def test_wrong_password_is_authentication_failed(mt4_report_db: ReportDbSetup) -
 
     assert check.status is Status.AUTHENTICATION_FAILED
     assert not check.ok
-    assert mt4_report_db.reader.login in check.message
-    assert mt4_report_db.reader.password not in check.message
-    assert wrong.password not in check.message
+    assert check.message == f"The report database at {wrong.address} refused the login or password."
 
 
 @pytest.mark.parametrize("who", ["reader", "admin"])
@@ -109,6 +110,55 @@ def test_password_never_in_repr_or_messages(mt4_report_db: ReportDbSetup) -> Non
         assert wrong.password not in text
 
 
+def test_server_text_is_logged_without_the_credentials(mt4_report_db: ReportDbSetup, caplog) -> None:
+    wrong = dataclasses.replace(mt4_report_db.reader, password="not-" + mt4_report_db.reader.password)
+
+    check = report_db.check_connection(wrong)
+
+    assert "Access denied" not in check.message and wrong.login not in check.message
+    assert "1045" in caplog.text and "Access denied for user '***'" in caplog.text
+    assert wrong.login not in caplog.text and wrong.password not in caplog.text
+
+
+def test_a_private_address_is_refused_without_the_operator_setting(
+    mt4_report_db: ReportDbSetup, settings
+) -> None:
+    settings.TTMT_ALLOW_PRIVATE_ADDRESSES = False
+
+    check = report_db.check_connection(mt4_report_db.reader)
+
+    assert (check.status, check.message) == (Status.ADDRESS_NOT_ALLOWED, "This address is not allowed.")
+    with pytest.raises(ReportDbError) as refused:
+        report_db.list_accounts(mt4_report_db.reader)
+    assert refused.value.status is Status.ADDRESS_NOT_ALLOWED
+
+
+def test_the_name_is_resolved_once_and_the_session_connects_to_that_address(
+    mt4_report_db: ReportDbSetup, monkeypatch
+) -> None:
+    name, address = "reports.rebind.example", mt4_report_db.reader.host
+    looked_up, connected_to = [], []
+    real_getaddrinfo, real_connect = socket.getaddrinfo, pymysql.connect
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != name:
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        looked_up.append(host)
+        return real_getaddrinfo(address, port, *args, **kwargs)
+
+    def connect(**kwargs):
+        connected_to.append(kwargs["host"])
+        return real_connect(**kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(pymysql, "connect", connect)
+    check = report_db.check_connection(dataclasses.replace(mt4_report_db.reader, host=name))
+
+    assert check.status is Status.OK
+    assert (looked_up, connected_to) == ([name], [address])  # the checked address, not the name again
+    assert f"on {name}:" in check.message
+
+
 # --- readers: failures ----------------------------------------------------------------------------
 
 
@@ -116,7 +166,7 @@ def test_readers_raise_report_db_error_with_status(mt4_report_db: ReportDbSetup)
     with pytest.raises(ReportDbError) as missing:
         report_db.list_trades(mt4_report_db.partial)
     assert missing.value.status is Status.TABLES_MISSING
-    assert "MT4_TRADES" in missing.value.message
+    assert "A report table is missing" in missing.value.message
 
     closed = dataclasses.replace(mt4_report_db.reader, host="127.0.0.1", port=_unused_port())
     with pytest.raises(ReportDbError) as unreachable:
@@ -140,7 +190,7 @@ def test_readers_raise_report_db_error_with_status(mt4_report_db: ReportDbSetup)
     ],
 )
 def test_session_is_read_only_even_for_a_login_that_may_write(
-    mt4_report_db: ReportDbSetup, statement: str
+    mt4_report_db: ReportDbSetup, statement: str, caplog
 ) -> None:
     with pytest.raises(ReportDbError) as raised:  # noqa: SIM117 - the error must leave the helper
         with report_db.read_only_connection(mt4_report_db.admin) as connection:
@@ -150,7 +200,8 @@ def test_session_is_read_only_even_for_a_login_that_may_write(
     assert raised.value.status is Status.ERROR
     assert isinstance(raised.value.__cause__, pymysql.MySQLError)
     assert raised.value.__cause__.args[0] == 1792  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
-    assert "READ ONLY" in raised.value.message
+    assert "READ ONLY" not in raised.value.message  # the server's words are logged, not shown
+    assert "1792" in caplog.text and "READ ONLY" in caplog.text
     # nothing changed, seen through a fresh session
     check = report_db.check_connection(mt4_report_db.reader)
     assert (check.users, check.trades) == (12, 11)

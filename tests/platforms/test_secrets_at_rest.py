@@ -22,11 +22,17 @@ def platform(admin_user, organization):
         organization=organization, name="MT5", type="mt5", api="metaapi", servers=["S"]
     )
     manager_api_set(
-        platform=platform, host="10.1.1.1", port=443, login=MANAGER_LOGIN, password=MANAGER_PASSWORD
+        actor=None,
+        platform=platform,
+        host="mgr.broker.example",
+        port=443,
+        login=MANAGER_LOGIN,
+        password=MANAGER_PASSWORD,
     )
     report_db_set(
+        actor=None,
         platform=platform,
-        host="10.1.1.2",
+        host="db.broker.example",
         port=3306,
         database="mt5",
         login=REPORT_LOGIN,
@@ -42,7 +48,7 @@ def test_no_plaintext_secret_anywhere_in_the_database(admin_user, organization, 
     dump = every_stored_value()
     for secret in (MANAGER_LOGIN, MANAGER_PASSWORD, REPORT_LOGIN, REPORT_PASSWORD, client_secret):
         assert secret not in dump
-    assert "10.1.1.1" in dump  # the dump does see plain columns: the check above can fail
+    assert "mgr.broker.example" in dump  # the dump does see plain columns: the check above can fail
 
 
 def test_rotating_the_encryption_key_keeps_every_credential_readable(settings, platform):

@@ -1,10 +1,20 @@
+"""The execution API's request and response shapes: every number a caller gives is bounded here
+(finite, within named limits), and a level is a price above 0; the domain's own checks come after."""
+
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from rest_framework import serializers
 
 from execution.accounts.models import AccountSymbol, RiskSettings, SymbolOverride, TradingAccount
-from execution.broker.faults import FAULT_OPERATIONS, SCRIPTED_TRANSPORT_FAULTS
+from execution.broker.faults import (
+    FAULT_OPERATIONS,
+    MAX_FAULT_CODE,
+    MAX_FAULT_LATENCY_SECONDS,
+    MAX_RETRY_AFTER_SECONDS,
+    MAX_SCRIPTED_ERRORS,
+    SCRIPTED_TRANSPORT_FAULTS,
+)
 from execution.broker.market import MAX_MOVE_SECONDS, MAX_POINTS
 from execution.orders.models import Operation, OperationAttempt
 
@@ -122,42 +132,70 @@ _TRANSPORT_FAULTS = ", ".join(repr(name) for name in SCRIPTED_TRANSPORT_FAULTS)
 
 class FaultSettingsSerializer(serializers.Serializer):
     """Simulated broker faults. ``scripted_errors``: the next calls fail with these codes in order
-    (MT5 codes such as 10004, 10024, or a transport fault: see ``SCRIPTED_TRANSPORT_FAULTS``)."""
+    (MT5 codes such as 10004, 10024, or a transport fault: see ``SCRIPTED_TRANSPORT_FAULTS``).
+    Codes are within +-``MAX_FAULT_CODE``, the latency and the retry-after within their maximums."""
 
-    latency_seconds = serializers.FloatField(min_value=0, max_value=60, default=0)
-    scripted_errors = serializers.ListField(child=serializers.JSONField(), default=list, max_length=1000)
+    latency_seconds = serializers.FloatField(min_value=0, max_value=MAX_FAULT_LATENCY_SECONDS, default=0)
+    scripted_errors = serializers.ListField(
+        child=serializers.JSONField(), default=list, max_length=MAX_SCRIPTED_ERRORS
+    )
     error_rate = serializers.FloatField(min_value=0, max_value=1, default=0)
-    error_rate_code = serializers.IntegerField(default=10024)
+    error_rate_code = serializers.IntegerField(
+        min_value=-MAX_FAULT_CODE, max_value=MAX_FAULT_CODE, default=10024
+    )
     disconnected = serializers.BooleanField(default=False)
     applies_to = serializers.ChoiceField(choices=FAULT_OPERATIONS, default="all")
-    retry_after_seconds = serializers.FloatField(min_value=0, allow_null=True, default=1.0)
+    retry_after_seconds = serializers.FloatField(
+        min_value=0, max_value=MAX_RETRY_AFTER_SECONDS, allow_null=True, default=1.0
+    )
 
     def validate_scripted_errors(self, value):
         for item in value:
-            if not (isinstance(item, int) or item in SCRIPTED_TRANSPORT_FAULTS):
+            numeric = isinstance(item, int) and not isinstance(item, bool)
+            if numeric and abs(item) > MAX_FAULT_CODE:
+                raise serializers.ValidationError(f"{item}: a code is within +-{MAX_FAULT_CODE}.")
+            if not (numeric or item in SCRIPTED_TRANSPORT_FAULTS):
                 raise serializers.ValidationError(
                     f"{item!r}: give a numeric code or one of {_TRANSPORT_FAULTS}."
                 )
         return value
 
 
+def _above_zero(value: Decimal) -> None:
+    if not value > 0:
+        raise serializers.ValidationError("Must be greater than 0.")
+
+
+def _price_field(**kwargs) -> serializers.DecimalField:
+    """A price or level: finite (the field refuses NaN and infinities), above 0, 8 decimals."""
+    return serializers.DecimalField(max_digits=20, decimal_places=8, validators=[_above_zero], **kwargs)
+
+
+MAX_MARKET_TIME = datetime(2100, 1, 1, tzinfo=UTC)  # a scripted point's time, from the unix epoch
+
+
 class MarketTimeField(serializers.DateTimeField):
-    """An ISO 8601 time (with its time zone; UTC when none) or unix seconds."""
+    """An ISO 8601 time (with its time zone; UTC when none) or unix seconds, from the unix epoch to
+    ``MAX_MARKET_TIME``."""
 
     def to_internal_value(self, value):
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         if isinstance(value, int | float) and not isinstance(value, bool):
             try:
-                return datetime.fromtimestamp(value, UTC)
+                moment = datetime.fromtimestamp(value, UTC)
             except (OverflowError, OSError, ValueError):
                 self.fail("invalid", format="unix seconds or ISO 8601")
-        return super().to_internal_value(value)
+        else:
+            moment = super().to_internal_value(value)
+        if not datetime(1970, 1, 1, tzinfo=UTC) <= moment < MAX_MARKET_TIME:
+            raise serializers.ValidationError(f"Give a time from 1970 to before {MAX_MARKET_TIME:%Y}.")
+        return moment
 
 
 class MarketPointSerializer(serializers.Serializer):
     at = MarketTimeField(help_text="ISO 8601 time or unix seconds")
-    price = serializers.DecimalField(max_digits=20, decimal_places=8, help_text="The mid price then")
+    price = _price_field(help_text="The mid price then")
 
 
 class MarketPathSerializer(serializers.Serializer):
@@ -178,7 +216,7 @@ class MarketPathSetSerializer(serializers.Serializer):
 
     instrument = serializers.CharField(max_length=20, help_text="A feed instrument: BTCUSD, XAUUSD, US30...")
     points = MarketPointSerializer(many=True, required=False, max_length=MAX_POINTS)
-    move_to = serializers.DecimalField(max_digits=20, decimal_places=8, required=False)
+    move_to = _price_field(required=False)
     over_seconds = serializers.IntegerField(required=False, min_value=0, max_value=MAX_MOVE_SECONDS)
 
 
@@ -187,19 +225,21 @@ ORDER_TYPE_CHOICES = ["market", "limit", "stop"]
 
 class _EntrySerializer(serializers.Serializer):
     """Where a new order or trade goes in; its volume comes from the account's risk settings (a
-    proposed volume is ignored)."""
+    proposed volume is ignored). Levels are prices above 0; a pending price and the SL/TPs must be on
+    their sides of the market by the symbol's stop level when the venue's price is known at once
+    (the simulated broker), else only against the order's own price: the broker judges the rest."""
 
     symbol = serializers.CharField(max_length=40, help_text="As a person writes it: EURUSD, gold, US30...")
     side = serializers.ChoiceField(choices=["buy", "sell"])
     type = serializers.ChoiceField(choices=ORDER_TYPE_CHOICES, default="market")
-    price = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
-    sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    price = _price_field(required=False, allow_null=True)
+    sl = _price_field(required=False, allow_null=True)
 
 
 class OrderPlaceSerializer(_EntrySerializer):
     """A new order."""
 
-    tp = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    tp = _price_field(required=False, allow_null=True)
     fail_if_paused = serializers.BooleanField(
         required=False,
         default=False,
@@ -212,7 +252,7 @@ class TradeOpenSerializer(_EntrySerializer):
     """A new trade: one position per take-profit."""
 
     tps = serializers.ListField(
-        child=serializers.DecimalField(max_digits=20, decimal_places=8),
+        child=_price_field(),
         min_length=1,
         max_length=6,
         help_text="The take-profits, nearest first: one position each",
@@ -220,10 +260,11 @@ class TradeOpenSerializer(_EntrySerializer):
 
 
 class PositionModifySerializer(serializers.Serializer):
-    """Give ``sl`` and/or ``tp`` (null removes the level; an omitted one is kept), or ``breakeven``."""
+    """Give ``sl`` and/or ``tp`` (null removes the level; an omitted one is kept), or ``breakeven``.
+    New levels are judged as a new order's, on the position's side of the market when both are known."""
 
-    sl = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
-    tp = serializers.DecimalField(max_digits=20, decimal_places=8, required=False, allow_null=True)
+    sl = _price_field(required=False, allow_null=True)
+    tp = _price_field(required=False, allow_null=True)
     breakeven = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
@@ -279,9 +320,19 @@ class OperationSerializer(serializers.ModelSerializer):
 
 
 class RiskSettingsSerializer(serializers.ModelSerializer):
+    """Refused, by field, as the model refuses them (``RiskSettings.problems``): lots and caps from
+    ``MIN_LOTS`` to ``MAX_LOTS``, the risk % from ``MIN_RISK_PERCENT`` to ``MAX_RISK_PERCENT``, caps
+    an object of known asset classes."""
+
     class Meta:
         model = RiskSettings
         fields = ["mode", "risk_level", "fixed_lots", "risk_percent", "asset_caps"]
+
+    def validate(self, attrs):
+        problems = RiskSettings(**attrs).problems()
+        if problems:
+            raise serializers.ValidationError({field: [problem] for field, problem in problems.items()})
+        return attrs
 
 
 class SafetyEventSerializer(serializers.Serializer):

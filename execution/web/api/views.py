@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
+from core import idempotency
 from core.errors import ServiceError
 from execution.accounts import selectors, services
 from execution.accounts.models import SymbolOverride, TradingAccount
@@ -45,8 +46,8 @@ from orgs.api.base import OrganizationScopedViewSet
 from platforms.models import TradePlatform
 
 IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
+    idempotency.HEADER,
+    idempotency.HEADER_SCHEMA,
     OpenApiParameter.HEADER,
     description="Same key and body: the first response again. Same key, other body: 409.",
 )
@@ -109,7 +110,12 @@ class TradingAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
     def reconnect(self, request, slug, pk):
         serializer = ReconnectSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        account = services.account_reconnect(account=self.get_object(), **serializer.validated_data)
+        account = services.account_reconnect(
+            account=self.get_object(),
+            actor=self.api_client or request.user,
+            request=request,
+            **serializer.validated_data,
+        )
         return Response(self.get_serializer(account).data, status=status.HTTP_202_ACCEPTED)
 
     def _read_broker(self, reader):
@@ -175,6 +181,7 @@ class TradingAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
 
     def _trade(self, request, serializer_class, submit, **target) -> Response:
         """Parse, then submit once per Idempotency-Key: a retried request never doubles an order."""
+        key = idempotency.idempotency_key(request)
         account = self.get_object()
         data = {}
         if serializer_class is not None:
@@ -191,7 +198,7 @@ class TradingAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
         )
         code, body = accept.idempotent(
             organization=self.organization,
-            key=request.headers.get("Idempotency-Key"),
+            key=key,
             fingerprint=fingerprint,
             produce=produce,
         )
@@ -211,7 +218,12 @@ class TradingAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
             serializer.is_valid(raise_exception=True)
             return Response(
                 RiskSettingsSerializer(
-                    services.risk_settings_set(account=account, **serializer.validated_data)
+                    services.risk_settings_set(
+                        account=account,
+                        actor=self.api_client or request.user,
+                        request=request,
+                        **serializer.validated_data,
+                    )
                 ).data
             )
         return Response(RiskSettingsSerializer(selectors.risk_settings(account)).data)

@@ -4,9 +4,10 @@ import pytest
 
 from execution.safety.errors import TABLE, Category, PauseEffect, classify
 
-T, P, MC, RL, C, S, U = (
+T, P, IN, MC, RL, C, S, U = (
     Category.TRANSIENT,
     Category.PERMANENT,
+    Category.INVALID_INPUT,
     Category.MARKET_CLOSED,
     Category.RATE_LIMITED,
     Category.CONNECTION,
@@ -32,11 +33,16 @@ SEED_TABLE = """
 """
 
 
+# The request's own stops, volume and price: the seed's PERMANENT (or TRANSIENT) refined to
+# INVALID_INPUT, final but no broker fault (issue 20: such rejections paused accounts).
+REFINED = {10014: IN, 10015: IN, 10016: IN}
+
+
 def _seed_rows() -> list[tuple[int, Category]]:
     rows = []
     for line in SEED_TABLE.strip().splitlines():
         code, _, category = (cell.strip() for cell in line.strip("|").split("|"))
-        rows.append((int(code), Category[category]))
+        rows.append((int(code), REFINED.get(int(code), Category[category])))
     return rows
 
 
@@ -53,15 +59,15 @@ def test_every_seed_code_has_the_seed_category(code, category):
 
 MT5 = [
     (10004, T), (10006, P), (10007, P), (10008, S), (10009, S), (10010, S), (10011, T), (10012, T),
-    (10013, P), (10014, P), (10015, T), (10016, P), (10017, P), (10018, MC), (10019, P), (10020, T),
+    (10013, P), (10014, IN), (10015, IN), (10016, IN), (10017, P), (10018, MC), (10019, P), (10020, T),
     (10021, T), (10022, P), (10023, T), (10024, RL), (10025, S), (10026, P), (10027, P), (10028, T),
     (10029, T), (10030, P), (10031, C), (10032, P), (10033, P), (10034, P), (10035, P), (10036, P),
-    (10038, P), (10039, P), (10040, P), (10041, P), (10042, P), (10043, P), (10044, P), (10045, P),
+    (10038, IN), (10039, P), (10040, P), (10041, P), (10042, P), (10043, P), (10044, P), (10045, P),
     (10046, P), (-2, P), (4301, P), (4753, P), (4754, P), (4756, T),
 ]  # fmt: skip
 MT4 = [
     (0, S), (1, S), (2, P), (3, P), (4, T), (6, C), (8, RL), (9, P), (64, P), (65, P), (128, T),
-    (129, T), (130, P), (131, P), (132, MC), (133, P), (134, P), (135, T), (136, T), (137, T),
+    (129, T), (130, IN), (131, IN), (132, MC), (133, P), (134, P), (135, T), (136, T), (137, T),
     (138, T), (139, T), (141, RL), (145, T), (146, T), (147, P), (148, P),
 ]  # fmt: skip
 TRANSPORT = [
@@ -175,7 +181,9 @@ def test_invalid_source_is_refused():
         (10024, RL, True, PauseEffect.TRANSIENT),
         (10031, C, True, PauseEffect.TRANSIENT),
         (424242, U, True, PauseEffect.TRANSIENT),
-        (10014, P, False, PauseEffect.PERMANENT),
+        (10019, P, False, PauseEffect.PERMANENT),
+        (10014, IN, False, PauseEffect.NONE),
+        (10016, IN, False, PauseEffect.NONE),
         (10018, MC, False, PauseEffect.NONE),
         (10009, S, False, PauseEffect.RESET),
     ],

@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -17,13 +18,14 @@ from execution.broker.gateways.base import OrderKind, OrderRequest, Side
 from execution.broker.registry import gateway_for
 from execution.broker.simulator import account_key, stream_book
 from execution.live.audience import KICK_CLOSE_CODE
+from execution.live.publishing import push
 from execution.orders.accept import order_place
 from execution.orders.models import Operation
 from execution.safety.errors import Category
 from execution.safety.runtime import safety
 from orgs import permissions as perms
 from orgs.models import Membership
-from orgs.services import membership_remove
+from orgs.services import membership_remove, membership_update
 from tests.factories import UserFactory, add_member, connected_simulated_account, organization_with_admin
 from ttmt_site.asgi import application
 
@@ -168,11 +170,26 @@ async def test_a_member_without_view_permissions_is_refused(organization):
     assert not connected
 
 
-async def test_removing_a_member_closes_their_open_socket(organization, account):
+async def test_a_member_of_an_organization_requiring_two_factor_login_needs_it_for_the_socket(
+    admin_user, organization
+):
+    trader = await db(add_member)(organization, role=perms.TRADER)
+    user = await db(lambda: trader.user)()
+    await db(lambda: organization.__class__.objects.filter(pk=organization.pk).update(mfa_required=True))()
+
+    communicator, connected = await open_socket(organization.slug, user)
+    assert not connected
+
+    await db(lambda: TOTP.activate(user, generate_totp_secret()))()
+    communicator, _ = await connected_socket(organization.slug, user)
+    await communicator.disconnect()
+
+
+async def test_removing_a_member_closes_their_open_socket(admin_user, organization, account):
     membership = await db(add_member)(organization, role=perms.TRADER)
     user = await db(lambda: membership.user)()
     communicator, _ = await connected_socket(organization.slug, user)
-    await db(membership_remove)(membership=membership)
+    await db(membership_remove)(actor=admin_user, membership=membership)
 
     messages = await receive_until(communicator, is_type("kick"))
     assert messages[-1]["type"] == "kick"
@@ -187,10 +204,40 @@ async def test_removing_a_member_leaves_other_members_sockets_open(admin_user, o
     removed = await db(add_member)(organization, role=perms.VIEWER)
     admin_socket, _ = await connected_socket(organization.slug, admin_user)
     try:
-        await db(membership_remove)(membership=removed)
+        await db(membership_remove)(actor=admin_user, membership=removed)
         assert await admin_socket.receive_nothing(timeout=0.5)
     finally:
         await admin_socket.disconnect()
+
+
+async def test_reduced_permissions_take_effect_on_an_open_socket_at_once(admin_user, organization, account):
+    membership = await db(add_member)(organization, role=perms.TRADER)
+    communicator, _ = await connected_socket(organization.slug, await db(lambda: membership.user)())
+    try:
+        await db(membership_update)(
+            actor=admin_user, membership=membership, permissions=["view_organization", "view_operations"]
+        )
+        push(organization.pk, {"type": "positions", "account_id": account.pk, "positions": []})
+        push(organization.pk, {"type": "status", "level": "green"})
+
+        # the status event (view_operations, kept) arrives; the positions before it (view_accounts,
+        # taken away) do not, although the periodic re-check is still far off
+        messages = await receive_until(communicator, is_type("status"))
+        assert [message["type"] for message in messages] == ["status"]
+    finally:
+        await communicator.disconnect()
+
+
+async def test_a_member_left_with_nothing_to_see_is_kicked_at_once(admin_user, organization, account):
+    membership = await db(add_member)(organization, role=perms.VIEWER)
+    communicator, _ = await connected_socket(organization.slug, await db(lambda: membership.user)())
+    await db(membership_update)(actor=admin_user, membership=membership, permissions=["view_organization"])
+
+    await receive_until(communicator, is_type("kick"))
+    assert await communicator.receive_output(timeout=5) == {
+        "type": "websocket.close",
+        "code": KICK_CLOSE_CODE,
+    }
 
 
 # --- events go to members only --------------------------------------------------------------------
@@ -501,7 +548,7 @@ async def test_with_redis_an_event_made_by_another_thread_reaches_the_socket(
 
         membership = await db(add_member)(organization, role=perms.VIEWER)
         removed, _ = await connected_socket(organization.slug, await db(lambda: membership.user)())
-        await db(membership_remove)(membership=membership)
+        await db(membership_remove)(actor=admin_user, membership=membership)
         await receive_until(removed, is_type("kick"))
         assert await removed.receive_output(timeout=5) == {
             "type": "websocket.close",

@@ -538,3 +538,20 @@ def test_a_waiting_operation_is_cancelled_from_the_account_page(client, admin_us
     assert "will not be sent" in _html(response)
     refused = client.post(_url("operation_cancel", organization, account.pk, done.pk), follow=True)
     assert "only an operation that waits can be cancelled" in _html(refused)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("latency_seconds", "1e300"),
+        ("retry_after_seconds", "1e300"),
+        ("error_rate_code", "1000000"),
+        ("scripted_errors", "10004, 1000000"),
+    ],
+)
+def test_the_fault_form_refuses_values_beyond_the_bounds(admin_client, organization, account, field, value):
+    body = {"latency_seconds": "0", "scripted_errors": "", "error_rate": "0", "error_rate_code": "10024"}
+    body |= {"applies_to": "all", field: value}
+    refused = admin_client.post(_url("account_faults", organization, account.pk), body)
+    assert refused.status_code == 400
+    assert fault_injection.simulated_faults(account=account).scripted_errors == []

@@ -39,9 +39,10 @@ NO_SOCKET = (
     "MetaApi websocket client request of account acc-1 timed out because socket client failed to connect "
     "to the server."
 )
-T, P, MC, RL, C, U = (
+T, P, IN, MC, RL, C, U = (
     Category.TRANSIENT,
     Category.PERMANENT,
+    Category.INVALID_INPUT,
     Category.MARKET_CLOSED,
     Category.RATE_LIMITED,
     Category.CONNECTION,
@@ -70,7 +71,7 @@ def too_many(when):
 # (exception, account platform) -> (source, code, string_code), category
 TABLE = [
     # broker rejections in the account platform's table
-    (trade(10014, "TRADE_RETCODE_INVALID_VOLUME"), "mt5", ("mt5", 10014, "TRADE_RETCODE_INVALID_VOLUME"), P),
+    (trade(10014, "TRADE_RETCODE_INVALID_VOLUME"), "mt5", ("mt5", 10014, "TRADE_RETCODE_INVALID_VOLUME"), IN),
     (trade(10018, "TRADE_RETCODE_MARKET_CLOSED"), "mt5", ("mt5", 10018, "TRADE_RETCODE_MARKET_CLOSED"), MC),
     (trade(10004, "TRADE_RETCODE_REQUOTE"), "mt5", ("mt5", 10004, "TRADE_RETCODE_REQUOTE"), T),
     (
@@ -82,18 +83,18 @@ TABLE = [
     (trade(10031, "TRADE_RETCODE_CONNECTION"), "mt5", ("mt5", 10031, "TRADE_RETCODE_CONNECTION"), C),
     (trade(10019, "TRADE_RETCODE_NO_MONEY"), "mt5", ("mt5", 10019, "TRADE_RETCODE_NO_MONEY"), P),
     (trade(4753, "ERR_TRADE_POSITION_NOT_FOUND"), "mt5", ("mt5", 4753, "ERR_TRADE_POSITION_NOT_FOUND"), P),
-    (trade(131, "ERR_INVALID_TRADE_VOLUME"), "mt4", ("mt4", 131, "ERR_INVALID_TRADE_VOLUME"), P),
+    (trade(131, "ERR_INVALID_TRADE_VOLUME"), "mt4", ("mt4", 131, "ERR_INVALID_TRADE_VOLUME"), IN),
     (trade(132, "ERR_MARKET_CLOSED"), "mt4", ("mt4", 132, "ERR_MARKET_CLOSED"), MC),
     # MT4 4108 (what an MT4 server answers for an unknown ticket) is not in the classification table yet:
     # it classifies UNKNOWN until execution/safety/errors.py gets it (reported)
     (trade(4108, "ERR_INVALID_TICKET"), "mt4", ("mt4", 4108, "ERR_INVALID_TICKET"), U),
     # MT5-style codes on an MT4 account are reported in the MT4 table ...
-    (trade(10014, "TRADE_RETCODE_INVALID_VOLUME"), "mt4", ("mt4", 131, "ERR_INVALID_TRADE_VOLUME"), P),
+    (trade(10014, "TRADE_RETCODE_INVALID_VOLUME"), "mt4", ("mt4", 131, "ERR_INVALID_TRADE_VOLUME"), IN),
     (trade(10018, "TRADE_RETCODE_MARKET_CLOSED"), "mt4", ("mt4", 132, "ERR_MARKET_CLOSED"), MC),
     (trade(4753, "ERR_TRADE_POSITION_NOT_FOUND"), "mt4", ("mt4", 4108, "ERR_INVALID_TICKET"), U),
     # ... and codes without a counterpart keep their MetaApi name (the table classifies names too)
     (trade(10030, "TRADE_RETCODE_INVALID_FILL"), "mt4", ("metaapi", None, "TRADE_RETCODE_INVALID_FILL"), P),
-    (trade(131, "ERR_INVALID_TRADE_VOLUME"), "mt5", ("metaapi", None, "ERR_INVALID_TRADE_VOLUME"), P),
+    (trade(131, "ERR_INVALID_TRADE_VOLUME"), "mt5", ("metaapi", None, "ERR_INVALID_TRADE_VOLUME"), IN),
     # MetaApi's own link codes
     (trade(-11, "TRADE_RETCODE_DISCONNECTED_DURING_TRADE"), "mt5", ("transport", None, "connection_lost"), C),
     (trade(-10, "TRADE_RETCODE_DISCONNECTED_BEFORE_TRADE"), "mt5", ("transport", None, "not_connected"), C),
