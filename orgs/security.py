@@ -35,6 +35,7 @@ def mfa_setup_required(*, user: User, organization: Organization) -> bool:
 def member_needs_mfa_setup(*, user: User, slug: str) -> bool:
     """True when ``user`` is a member of the organization ``slug`` and must set up two-factor
     login first; False for anyone else (a non-member's request gets its 404 from the view)."""
-    if not user.is_authenticated or is_mfa_enabled(user):
+    if not user.is_authenticated:
         return False
-    return Organization.objects.filter(slug=slug, memberships__user=user, mfa_required=True).exists()
+    requiring = Organization.objects.filter(slug=slug, memberships__user=user, mfa_required=True)
+    return requiring.exists() and not is_mfa_enabled(user)  # one query unless the organization requires it
