@@ -151,6 +151,7 @@ class _Run:
         self.profile = self.safety.profiles[self.kind.retry_profile]
         self.priority = Priority(self.op.priority)
         self.session_opened = False  # whether the last broker call had its session open
+        self.sent_at: datetime | None = None  # when the attempt's request went to the broker
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -358,7 +359,7 @@ class _Run:
                 await self.db(self.safety.pause.record, permit, Category.SUCCESS)
                 return Outcome(done=True, result=found)
             attempt = await self.db(self._record_attempt)
-        started = time.perf_counter()
+        started, self.sent_at = time.perf_counter(), None
         crash_point("before_send")
         try:
             result = await self._broker(self._send)
@@ -425,8 +426,8 @@ class _Run:
         if category not in (Category.SUCCESS, Category.MARKET_CLOSED):
             self.safety.health.record(self.platform_key, self.account_key, category)
 
-    @staticmethod
     def _close_attempt(
+        self,
         attempt: OperationAttempt,
         started: float,
         *,
@@ -438,6 +439,8 @@ class _Run:
         retry_in: float | None = None,
         outcome_unknown: bool = False,
     ) -> None:
+        if self.sent_at is not None:  # it started when sent (after the pacer), not when recorded
+            attempt.started_at = self.sent_at
         attempt.finished_at = timezone.now()
         attempt.outcome_unknown = outcome_unknown
         attempt.duration_ms = int((time.perf_counter() - started) * 1000)
@@ -476,6 +479,7 @@ class _Run:
 
     async def _send(self, gateway: BrokerGateway) -> dict:
         await self.rt.pacer.turn(self.account_key, self.safety.speed.config.min_gap)
+        self.sent_at = timezone.now()
         return await self.kind.send(self._broker_call(gateway))
 
     async def _look_up(self, gateway: BrokerGateway) -> dict | None:
