@@ -26,9 +26,8 @@ from execution.checks.rules import ORDER_RULES, evaluate
 from execution.live.snapshot import account_book
 
 
-def _market(account: TradingAccount, symbol: str) -> tuple[Instrument, Quote | None]:
-    row = AccountSymbol.objects.get(account=account, name=symbol)
-    quote = connector_for(account.platform).reference_quote(account, symbol)
+def _market(account: TradingAccount, row: AccountSymbol) -> tuple[Instrument, Quote | None]:
+    quote = connector_for(account.platform).reference_quote(account, row.name)
     instrument = Instrument(
         digits=row.digits,
         pip=pip_size(digits=row.digits, asset_class=row.asset_class or None, symbol=row.name),
@@ -53,7 +52,7 @@ def _judge(levels: Levels, instrument: Instrument, quote: Quote | None, *, tp_fi
 def order_levels_check(
     *,
     account: TradingAccount,
-    symbol: str,
+    symbol: AccountSymbol,
     side: str,
     type: str,
     price: Decimal | None,
@@ -61,8 +60,8 @@ def order_levels_check(
     tps: Sequence[Decimal],
     tp_field: str = "tp",
 ) -> None:
-    """Refuse a new order's levels (``symbol``: the account's broker symbol) that cannot be valid;
-    ``tp_field``: the request's name of its take-profits."""
+    """Refuse a new order's levels that cannot be valid (``symbol``: the account's symbol row,
+    which the caller has read already; ``tp_field``: the request's name of its take-profits)."""
     entry = None if type == "market" else price
     levels = Levels(side=side, order_type=type, entry=entry, zone=None, sl=sl, tps=tuple(tps))
     _judge(levels, *_market(account, symbol), tp_field=tp_field)
@@ -83,5 +82,8 @@ def position_levels_check(
         sl=sl,
         tps=() if tp is None else (tp,),
     )
-    market = (_UNKNOWN_SYMBOL, None) if position is None else _market(account, position["symbol"])
+    if position is None:
+        market = (_UNKNOWN_SYMBOL, None)
+    else:
+        market = _market(account, AccountSymbol.objects.get(account=account, name=position["symbol"]))
     _judge(levels, *market, tp_field="tp")

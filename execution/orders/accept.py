@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from core.bulk import insert_many
 from core.errors import ServiceError
-from execution.accounts.models import TradingAccount
+from execution.accounts.models import AccountSymbol, TradingAccount
 from execution.accounts.services import symbol_resolve
 from execution.accounts.symbols import SymbolError
 from execution.checks.acceptance import order_levels_check, position_levels_check
@@ -187,7 +187,7 @@ def order_place(
     price, sl, tp = _price(price, "price"), _price(sl, "sl"), _price(tp, "tp")
     order_levels_check(
         account=account,
-        symbol=resolution.broker_symbol,
+        symbol=AccountSymbol.objects.get(account=account, name=resolution.broker_symbol),
         side=side,
         type=type,
         price=price,

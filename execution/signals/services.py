@@ -467,7 +467,7 @@ def trade_open(
     price, sl = (None if level is None else level.quantize(point) for level in (price, sl))
     tps = [tp.quantize(point) for tp in tps]
     order_levels_check(
-        account=account, symbol=row.name, side=side, type=type, price=price, sl=sl, tps=tps, tp_field="tps"
+        account=account, symbol=row, side=side, type=type, price=price, sl=sl, tps=tps, tp_field="tps"
     )
     levels = checks.Levels(
         side=side,
